@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, installing what it needs first:
+#   - Python packages in a virtualenv (.venv, or $VENV);
+#   - the real servers the tests start (Debian packages): when run as root they are installed with
+#     apt-get, otherwise the script names exactly what to install and stops.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k stream`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+DEBIAN_PACKAGES=(prometheus prometheus-alertmanager redis-server)
+BINARIES=(prometheus promtool prometheus-alertmanager amtool redis-server)
+
+missing=()
+for bin in "${BINARIES[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian packages: ${DEBIAN_PACKAGES[*]}"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${DEBIAN_PACKAGES[@]}" >/dev/null
+  else
+    echo "The tests start real servers; missing: ${missing[*]}." >&2
+    echo "Install them with: sudo apt-get install ${DEBIAN_PACKAGES[*]}" >&2
+    exit 2
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "== creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+echo "== installing Python packages"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[test]"
+
+if [ -z "${TIKTOKEN_CACHE_DIR:-}" ] && [ -d ../shared/tiktoken-cache ]; then
+  export TIKTOKEN_CACHE_DIR="$(cd ../shared/tiktoken-cache && pwd)"
+fi
+
+echo "== ruff"
+"$VENV/bin/ruff" check src tests fakeapi examples benchmarks
+echo "== mypy"
+"$VENV/bin/mypy"
+echo "== pytest"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,134 @@
+"""OpenTelemetry instrumentation for the OpenAI Assistants API.
+
+Usage::
+
+    from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+
+    AssistantsInstrumentor().instrument()
+
+Every run the app creates becomes an ``invoke_agent`` span with a ``chat`` child per run step and
+an ``execute_tool`` child per tool call, carrying tokens (reported or estimated) and cost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+from typing import Any, Collection, Optional
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import get_tracer
+from wrapt import wrap_function_wrapper
+
+from . import hooks
+from .background import Background
+from .config import Settings
+from .fetch import Fetcher
+from .hooks import Call
+from .metrics import Instruments
+from .model import Assistant
+from .package import _instruments
+from .pipeline import RunFinisher
+from .semconv import SEMCONV_VERSION
+from .telemetry import Telemetry
+from .tracker import RunTracker, _provider
+from .version import __version__
+
+__all__ = ["AssistantsInstrumentor"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA_URL = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
+_PATCHES = (
+    ("openai._base_client", "SyncAPIClient.request", "sync_request"),
+    ("openai._base_client", "AsyncAPIClient.request", "async_request"),
+    ("openai._response", "BaseAPIResponse._parse", "parse"),
+    ("openai._legacy_response", "LegacyAPIResponse._parse", "parse"),
+    ("openai._streaming", "Stream.__stream__", "sync_stream"),
+    ("openai._streaming", "AsyncStream.__stream__", "async_stream"),
+)
+
+
+class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Traces and meters the Assistants API of the ``openai`` SDK (sync and async)."""
+
+    _tracker: Optional[RunTracker] = None
+    _background: Optional[Background] = None
+    _fetcher: Optional[Fetcher] = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = Settings.load({k: v for k, v in kwargs.items() if k not in ("tracer_provider", "meter_provider")})
+        tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
+        meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
+        telemetry = Telemetry(tracer, Instruments(meter), settings)
+        fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
+        tracker: RunTracker
+        background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
+                                on_tick=lambda: tracker.sweep())
+
+        def assistant_call(call: Call, assistant: Optional[Assistant], error: Optional[BaseException]) -> None:
+            telemetry.assistant_created(call, assistant, error, time.time_ns(), _provider(call.client))
+
+        finisher = RunFinisher(settings, background, fetcher, telemetry, assistants=None,  # type: ignore[arg-type]
+                               accountant=_make_accountant(settings, telemetry))
+        tracker = RunTracker(settings, finish=finisher, on_assistant_call=assistant_call,
+                             on_message=getattr(finisher, "remember_message", None))
+        finisher._assistants = tracker.assistants
+        self._tracker, self._background, self._fetcher = tracker, background, fetcher
+        factories = {
+            "sync_request": hooks.sync_request(tracker),
+            "async_request": hooks.async_request(tracker),
+            "parse": hooks.parse(tracker),
+            "sync_stream": hooks.stream(tracker, is_async=False),
+            "async_stream": hooks.stream(tracker, is_async=True),
+        }
+        for module, name, factory in _PATCHES:
+            wrap_function_wrapper(module, name, factories[factory])
+        atexit.register(self._at_exit)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import openai._base_client
+        import openai._legacy_response
+        import openai._response
+        import openai._streaming
+
+        modules = {m.__name__: m for m in (openai._base_client, openai._response, openai._legacy_response,
+                                          openai._streaming)}
+        for module, name, _ in _PATCHES:
+            owner_name, attr = name.split(".")
+            unwrap(getattr(modules[module], owner_name), attr)
+        if self._tracker is not None:
+            self._tracker.enabled = False  # wrappers captured elsewhere go quiet too
+            self._tracker.end_all("shutdown")
+        self._shutdown(timeout_s=5.0)
+        atexit.unregister(self._at_exit)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Finish background work (step listing, accounting) so its spans reach the span processors.
+
+        Call it before ``TracerProvider.force_flush()``.
+        """
+        if self._tracker is not None:
+            self._tracker.sweep()
+        return self._background.drain(timeout_millis / 1000) if self._background else True
+
+    def _at_exit(self) -> None:
+        if self._tracker is not None:
+            self._tracker.end_all("shutdown")
+        self._shutdown(timeout_s=5.0)
+
+    def _shutdown(self, timeout_s: float) -> None:
+        if self._background is not None:
+            self._background.shutdown(timeout_s)
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+
+def _make_accountant(settings: Settings, telemetry: Telemetry) -> Any:
+    return None

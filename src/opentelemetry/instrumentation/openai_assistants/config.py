@@ -1,0 +1,87 @@
+"""Settings: keyword options of ``instrument()`` over ``OTEL_*`` environment variables over defaults."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Optional
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_"
+ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+_TRUE = {"true", "1", "yes", "on"}
+_CONTENT_ON_SPANS = {"true", "span_only", "span_and_event"}
+
+
+@dataclass
+class Settings:
+    """Everything the instrumentor can be told; each field has an ``ENV_PREFIX + NAME`` variable."""
+
+    capture_content: bool = False
+    content_max_length: int = 8192
+    fetch_steps: bool = True  # list a finished run's steps off the caller's path when none were seen
+    fetch_timeout_s: float = 5.0
+    fetch_concurrency: int = 2
+    fetch_queue_size: int = 1000
+    enrichment_timeout_s: float = 30.0  # how long a run's span may wait for its background enrichment
+    unobserved_run_timeout_s: float = 3600.0  # end a run never seen to finish (when it has no expires_at)
+    expiry_grace_s: float = 60.0  # past expires_at, before a run never seen to finish is ended
+    max_tracked_runs: int = 10_000
+    trace_observed_runs: bool = False  # spans for runs created elsewhere and only observed here
+    estimate_sample_rate: float = 0.0  # share of runs with reported usage also estimated, to measure error
+    assistant_label: bool = True  # gen_ai.agent.name on metrics
+    metadata_keys: tuple[str, ...] = ()  # run/thread/assistant metadata keys copied to spans
+    metadata_metric_labels: bool = False  # ... and to metric labels
+    prices: Any = None  # path to a JSON price file, or a dict, over the shipped prices
+    deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model
+    session_window_s: float = 3600.0
+    session_idle_s: Optional[float] = None
+    session_store: Any = None  # accounting.sessions.SessionStore; in-memory by default
+    redis_url: Optional[str] = None  # shorthand for a RedisSessionStore
+    overheads: Any = None  # accounting.estimator.Overheads
+
+    @classmethod
+    def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls()
+        settings.capture_content = _content_switch(env.get(ENV_CAPTURE_CONTENT))
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                _set_from_text(settings, f.name, raw)
+        for name, value in options.items():
+            if hasattr(settings, name):
+                setattr(settings, name, value)
+        return settings
+
+
+def _content_switch(raw: Optional[str]) -> bool:
+    """Both spellings: ``true``/``false`` and util-genai's ``NO_CONTENT|SPAN_ONLY|EVENT_ONLY|SPAN_AND_EVENT``.
+
+    Content goes on spans only; ``EVENT_ONLY`` captures nothing because no log events are emitted.
+    """
+    return (raw or "").strip().lower() in _CONTENT_ON_SPANS
+
+
+def _set_from_text(settings: Settings, name: str, raw: str) -> None:
+    current = getattr(settings, name)
+    try:
+        value: Any
+        if isinstance(current, bool):
+            value = raw.strip().lower() in _TRUE
+        elif isinstance(current, int):
+            value = int(raw)
+        elif isinstance(current, float) or name == "session_idle_s":
+            value = float(raw)
+        elif isinstance(current, tuple):
+            value = tuple(part.strip() for part in raw.split(",") if part.strip())
+        elif isinstance(current, dict):
+            value = dict(pair.split("=", 1) for pair in raw.split(",") if "=" in pair)
+        else:
+            value = raw
+        setattr(settings, name, value)
+    except (TypeError, ValueError):
+        logger.debug("ignoring %s%s=%r", ENV_PREFIX, name.upper(), raw)

@@ -1,0 +1,143 @@
+"""Plain records of what was observed about a run, independent of the API that produced them.
+
+The accounting core (``accounting/``) and the telemetry writers read only these records, so a
+front end for another API (the Responses API, a compatible server) only has to fill them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+UsageSource = Literal["reported", "estimated"]
+
+TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+ERROR_RUN_STATUSES = frozenset({"failed", "cancelled", "expired", "incomplete"})
+TERMINAL_STEP_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
+
+
+@dataclass
+class Usage:
+    """Tokens of one inference (a run step) or a roll-up of several."""
+
+    input_tokens: int
+    output_tokens: int
+    source: UsageSource = "reported"
+    partial: bool = False  # some content could not be counted (images, file search results)
+    degraded: bool = False  # no tokenizer could be loaded: counts are approximations
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass
+class ToolCall:
+    """One tool call inside a tool-calls step."""
+
+    id: str
+    type: str  # "code_interpreter" | "file_search" | "function" | anything new
+    name: str  # the function's name, else the tool type
+    arguments: Optional[str] = None  # function arguments (JSON text) or the interpreter's code
+    output: Optional[str] = None  # a function's submitted output
+    logs: list[str] = field(default_factory=list)  # code interpreter log outputs, in order
+    images: int = 0  # code interpreter image outputs
+    results: int = 0  # file search results (their text is not counted)
+
+
+@dataclass
+class Step:
+    """One run step: one model completion."""
+
+    id: str
+    run_id: str
+    thread_id: str
+    type: str  # "message_creation" | "tool_calls" | anything new
+    status: str
+    assistant_id: Optional[str] = None
+    created_at: Optional[int] = None  # API timestamps, whole seconds since the epoch
+    completed_at: Optional[int] = None
+    failed_at: Optional[int] = None
+    cancelled_at: Optional[int] = None
+    expired_at: Optional[int] = None
+    message_id: Optional[str] = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Optional[Usage] = None  # as reported by the API
+    error_code: Optional[str] = None
+    error_message: Optional[str] = None
+
+    @property
+    def ended_at(self) -> Optional[int]:
+        return self.completed_at or self.failed_at or self.cancelled_at or self.expired_at
+
+
+@dataclass
+class Message:
+    """A thread message, reduced to what accounting and content capture need."""
+
+    id: str
+    thread_id: str
+    role: str  # "user" | "assistant"
+    text: str = ""  # the text parts, joined with newlines
+    uncounted_parts: int = 0  # image and unknown parts: not countable as text
+    run_id: Optional[str] = None
+    assistant_id: Optional[str] = None
+    created_at: Optional[int] = None
+
+
+@dataclass
+class ToolDefinition:
+    """A tool enabled for an assistant or a run."""
+
+    type: str  # "code_interpreter" | "file_search" | "function" | ...
+    name: Optional[str] = None  # function name
+    schema_json: Optional[str] = None  # the function definition as JSON text (name, description, parameters)
+
+
+@dataclass
+class Assistant:
+    id: str
+    name: Optional[str] = None
+    model: Optional[str] = None
+    instructions: Optional[str] = None
+    tools: list[ToolDefinition] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """A snapshot of a run as the API last described it."""
+
+    id: str
+    thread_id: str
+    status: str
+    assistant_id: Optional[str] = None
+    model: Optional[str] = None
+    instructions: Optional[str] = None
+    tools: list[ToolDefinition] = field(default_factory=list)
+    created_at: Optional[int] = None
+    started_at: Optional[int] = None
+    completed_at: Optional[int] = None
+    failed_at: Optional[int] = None
+    cancelled_at: Optional[int] = None
+    expires_at: Optional[int] = None
+    usage: Optional[Usage] = None
+    error_code: Optional[str] = None  # last_error.code
+    error_message: Optional[str] = None  # last_error.message
+    incomplete_reason: Optional[str] = None  # incomplete_details.reason
+    required_tool_call_ids: list[str] = field(default_factory=list)  # function calls awaiting outputs
+    truncation_last_messages: Optional[int] = None  # truncation_strategy last_messages, when set
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+
+@dataclass
+class RunRequest:
+    """What the app asked for when it created a run (fields absent from the Run object)."""
+
+    additional_instructions: Optional[str] = None
+    additional_messages: list[Message] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,66 @@
+"""What happens to a run once it has ended: enrich it off the caller's path, account for it, emit it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Optional
+
+from .background import Background
+from .config import Settings
+from .fetch import Fetcher
+from .state import RunState
+from .telemetry import Telemetry
+from .tracker import BoundedDict
+
+logger = logging.getLogger(__name__)
+
+Accountant = Callable[[RunState, Fetcher, float], Any]  # (state, fetcher, deadline) -> account or None
+
+
+class RunFinisher:
+    def __init__(self, settings: Settings, background: Background, fetcher: Fetcher, telemetry: Telemetry,
+                 assistants: BoundedDict, accountant: Optional[Accountant]) -> None:
+        self._settings = settings
+        self._background = background
+        self._fetcher = fetcher
+        self._telemetry = telemetry
+        self._assistants = assistants
+        self._accountant = accountant
+
+    def __call__(self, state: RunState) -> None:
+        if not self._background.submit(self._complete, state):
+            self._telemetry.fetch_outcome("run", "dropped")
+            self._emit(state, None)
+
+    def _complete(self, state: RunState) -> None:
+        deadline = time.monotonic() + self._settings.enrichment_timeout_s
+        account = None
+        try:
+            self._enrich(state, deadline)
+            if self._accountant is not None:
+                account = self._accountant(state, self._fetcher, deadline)
+        except Exception:
+            logger.debug("openai-assistants: enriching run %s failed", state.run.id, exc_info=True)
+        self._emit(state, account)
+
+    def _enrich(self, state: RunState, deadline: float) -> None:
+        run = state.run
+        if not run.id or state.end_reason == "request_failed":
+            return
+        if self._settings.fetch_steps and not state.streamed_steps and time.monotonic() < deadline:
+            for step in self._fetcher.steps(state.client, run.thread_id, run.id) or ():
+                state.step(step)
+        if state.assistant_name is None and run.assistant_id:
+            assistant = self._assistants.get(run.assistant_id)
+            if assistant is None and time.monotonic() < deadline:
+                assistant = self._fetcher.assistant(state.client, run.assistant_id)
+                if assistant is not None:
+                    self._assistants.put(assistant.id, assistant)
+            state.assistant_name = assistant.name if assistant else None
+
+    def _emit(self, state: RunState, account: Any) -> None:
+        try:
+            self._telemetry.run_ended(state, account)
+        except Exception:
+            logger.debug("openai-assistants: emitting run %s failed", state.run.id, exc_info=True)

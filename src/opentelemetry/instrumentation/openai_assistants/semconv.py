@@ -1,0 +1,112 @@
+"""Attribute and metric names.
+
+The ``gen_ai.*`` names follow the OpenTelemetry GenAI semantic conventions (v1.41.1); the package
+``opentelemetry-semantic-conventions`` marks its copies deprecated, so they are kept here. Names of
+our own live under ``assistants.*``, outside the ``gen_ai.`` namespace.
+"""
+
+from __future__ import annotations
+
+SEMCONV_VERSION = "1.41.1"
+
+# --- GenAI conventions -------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+
+OP_CREATE_AGENT = "create_agent"
+OP_INVOKE_AGENT = "invoke_agent"
+OP_EXECUTE_TOOL = "execute_tool"
+OP_CHAT = "chat"
+
+PROVIDER_OPENAI = "openai"
+PROVIDER_AZURE = "azure.ai.openai"
+
+TOOL_TYPE_FUNCTION = "function"
+TOOL_TYPE_EXTENSION = "extension"
+TOOL_TYPE_DATASTORE = "datastore"
+
+TOKEN_TYPE_INPUT = "input"
+TOKEN_TYPE_OUTPUT = "output"
+
+# --- Our own span attributes ------------------------------------------------------------------
+RUN_ID = "assistants.run.id"
+RUN_STATUS = "assistants.run.status"
+RUN_ERROR_CODE = "assistants.run.last_error.code"
+RUN_ERROR_MESSAGE = "assistants.run.last_error.message"
+RUN_INCOMPLETE_REASON = "assistants.run.incomplete_details.reason"
+RUN_END_REASON = "assistants.run.end_reason"  # observed | expired_unobserved | evicted | shutdown
+STEP_ID = "assistants.step.id"
+STEP_TYPE = "assistants.step.type"
+STEP_STATUS = "assistants.step.status"
+STEP_TIMING = "assistants.step.timing"  # "stream" (event times) | "server" (whole-second API timestamps)
+STEP_MESSAGE_ID = "assistants.step.message_id"
+TOOL_WAIT = "assistants.tool.awaited_app"  # a function call: span covers the wait for the app's output
+
+USAGE_SOURCE = "assistants.usage.source"  # reported | estimated | mixed (on the run)
+USAGE_PARTIAL = "assistants.usage.partial"
+USAGE_DEGRADED = "assistants.usage.degraded"
+USAGE_ESTIMATED_INPUT = "assistants.usage.estimated.input_tokens"  # estimate beside a reported figure
+USAGE_ESTIMATED_OUTPUT = "assistants.usage.estimated.output_tokens"
+
+# Leaf cost figures: on the span the money belongs to (step span for tokens, tool span for sessions).
+COST_INPUT = "assistants.cost.input_tokens_usd"
+COST_OUTPUT = "assistants.cost.output_tokens_usd"
+COST_SESSION = "assistants.cost.code_interpreter_session_usd"
+COST_UNPRICED_REASON = "assistants.cost.unpriced_reason"
+PRICE_EFFECTIVE_DATE = "assistants.price.effective_date"
+SESSION_OPENED = "assistants.code_interpreter.session.opened"
+SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
+SESSION_LATE = "assistants.code_interpreter.session.late_call"
+
+# Roll-ups: on the run span only; never add them to leaf figures.
+ROLLUP_COST_TOTAL = "assistants.run.cost.total_usd"
+ROLLUP_COST_INPUT = "assistants.run.cost.input_tokens_usd"
+ROLLUP_COST_OUTPUT = "assistants.run.cost.output_tokens_usd"
+ROLLUP_COST_SESSION = "assistants.run.cost.code_interpreter_session_usd"
+ROLLUP_STEPS = "assistants.run.steps"
+
+METADATA_PREFIX = "assistants.metadata."
+
+# --- Metrics ----------------------------------------------------------------------------------
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_COST = "assistants.cost"
+METRIC_RUN_COST = "assistants.run.cost"
+METRIC_SESSIONS = "assistants.code_interpreter.sessions"
+METRIC_RUNS = "assistants.runs"
+METRIC_TOOL_CALLS = "assistants.tool_calls"
+METRIC_USAGE_STEPS = "assistants.usage.steps"
+METRIC_ESTIMATE_ERROR = "assistants.usage.estimate_error"
+METRIC_UNPRICED_TOKENS = "assistants.unpriced.tokens"
+METRIC_UNPRICED_RUNS = "assistants.unpriced.runs"
+METRIC_FETCHES = "assistants.fetches"
+
+COST_KIND = "assistants.cost.kind"  # input_tokens | output_tokens | code_interpreter_session
+FETCH_KIND = "assistants.fetch.kind"  # steps | assistant | messages
+FETCH_OUTCOME = "assistants.fetch.outcome"  # ok | error | timeout | dropped
+
+TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
+DURATION_BUCKETS = tuple(0.01 * 2**i for i in range(14))  # 0.01, 0.02, ... 81.92
+COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

@@ -1,0 +1,71 @@
+"""What the tracker knows about one run while it lives: plain data, no telemetry."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from opentelemetry.context import Context
+
+from .model import Message, Run, RunRequest, Step, ToolCall
+
+
+@dataclass
+class StepState:
+    """A step's latest snapshot, with the local times its stream events arrived."""
+
+    step: Step
+    stream_started_ns: Optional[int] = None
+    stream_ended_ns: Optional[int] = None
+    call_started_ns: dict[int, int] = field(default_factory=dict)  # tool call index -> first delta time
+
+    def update(self, step: Step) -> None:
+        """Take a newer snapshot, keeping tool calls gathered from deltas if the snapshot has none."""
+        if not step.tool_calls and self.step.tool_calls:
+            step.tool_calls = self.step.tool_calls
+        self.step = step
+
+
+@dataclass
+class RunState:
+    """A run this process created (or was told to trace), from creation to its spans."""
+
+    run: Run
+    parent: Context
+    started_ns: int
+    client: Any  # the SDK client that created it, for background fetches
+    provider: str
+    server_address: Optional[str] = None
+    server_port: Optional[int] = None
+    request: RunRequest = field(default_factory=RunRequest)
+    assistant_name: Optional[str] = None
+    ended_ns: Optional[int] = None
+    end_reason: str = "observed"
+    steps: dict[str, StepState] = field(default_factory=dict)
+    messages: dict[str, Message] = field(default_factory=dict)  # messages the run wrote
+    awaiting_ns: dict[str, int] = field(default_factory=dict)  # function call id -> requires_action seen
+    submitted_ns: dict[str, int] = field(default_factory=dict)  # function call id -> outputs submitted
+    submitted_outputs: dict[str, str] = field(default_factory=dict)
+    streamed_steps: bool = False  # step events came through a stream: no need to list steps
+    created_mono: float = field(default_factory=time.monotonic)
+
+    def step(self, step: Step) -> StepState:
+        state = self.steps.get(step.id)
+        if state is None:
+            state = self.steps[step.id] = StepState(step=step)
+        else:
+            state.update(step)
+        return state
+
+    def ordered_steps(self) -> list[StepState]:
+        return sorted(self.steps.values(), key=lambda s: (s.step.created_at or 0, s.stream_started_ns or 0))
+
+    def tool_calls(self) -> list[tuple[StepState, ToolCall]]:
+        return [(s, c) for s in self.ordered_steps() for c in s.step.tool_calls]
+
+    def deadline(self, grace_s: float, unobserved_s: float) -> float:
+        """The wall-clock time after which a run never seen to finish is ended."""
+        if self.run.expires_at:
+            return self.run.expires_at + grace_s
+        return self.started_ns / 1e9 + unobserved_s

@@ -1,0 +1,281 @@
+"""The run tracker: every way of observing a run (a call, a poll, a stream event, a list) meets here.
+
+Hooks hand it what they saw; it keeps one ``RunState`` per run id, decides when a run has ended,
+and hands finished runs to the background for enrichment, accounting and telemetry. Nothing here
+blocks: the caller's path only updates plain data under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
+
+from . import observe
+from .config import Settings
+from .hooks import Call
+from .model import Assistant, Message, Run, RunRequest, Step
+from .semconv import PROVIDER_AZURE, PROVIDER_OPENAI
+from .state import RunState
+from .streams import RunStreamWatcher
+
+logger = logging.getLogger(__name__)
+
+_RUN_CREATE = re.compile(r"^threads/(?:[^/]+/)?runs$")
+_SUBMIT = re.compile(r"^threads/[^/]+/runs/([^/]+)/submit_tool_outputs$")
+_THREAD_MESSAGES = re.compile(r"^threads/([^/]+)/messages$")
+
+
+class BoundedDict(OrderedDict):  # type: ignore[type-arg]
+    """An LRU mapping that forgets its oldest entries past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class RunTracker:
+    """Keeps runs by id and turns observations into run state; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        finish: Callable[[RunState], None],
+        on_assistant_call: Optional[Callable[[Call, Optional[Assistant], Optional[BaseException]], None]] = None,
+        on_message: Optional[Callable[[Message], None]] = None,
+    ) -> None:
+        self.enabled = True
+        self.settings = settings
+        self._finish = finish
+        self._on_assistant_call = on_assistant_call
+        self._on_message = on_message
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[str, RunState] = OrderedDict()
+        self._ended: BoundedDict = BoundedDict(max(1000, settings.max_tracked_runs))
+        self.assistants: BoundedDict = BoundedDict(1000)
+        self._evicted: list[RunState] = []
+
+    # --- hooks.Observer ---------------------------------------------------------------------------
+
+    def call_started(self, call: Call) -> None:
+        match = _SUBMIT.match(call.path)
+        if call.method == "post" and match:
+            self._outputs_submitted(match.group(1), call)
+
+    def call_ended(self, call: Call, error: Optional[BaseException]) -> None:
+        if call.method == "post" and call.path == "assistants" and self._on_assistant_call:
+            self._on_assistant_call(call, call.state.get("assistant"), error)
+        elif error is not None and call.method == "post" and _RUN_CREATE.match(call.path):
+            self._creation_failed(call, error)
+
+    def observe(self, call: Call, parsed: Any) -> None:
+        objects = observe.page_items(parsed) or (parsed,)
+        for obj in objects:
+            self.observe_object(call, obj)
+
+    def stream_opened(self, call: Call) -> RunStreamWatcher:
+        return RunStreamWatcher(self, call)
+
+    # --- observations ---------------------------------------------------------------------------
+
+    def observe_object(self, call: Call, obj: Any) -> None:
+        kind = observe.get(obj, "object")
+        if kind == "thread.run":
+            run = observe.run(obj)
+            if run is not None:
+                self.observe_run(call, run, created=self.is_creation(call))
+        elif kind == "thread.run.step":
+            step = observe.step(obj)
+            if step is not None:
+                self.observe_step(step)
+        elif kind == "thread.message":
+            message = observe.message(obj)
+            if message is not None:
+                self.observe_message(message)
+        elif kind == "assistant":
+            self.observe_assistant(call, observe.assistant(obj))
+
+    def observe_assistant(self, call: Call, assistant: Optional[Assistant]) -> None:
+        if assistant is None:
+            return
+        self.assistants.put(assistant.id, assistant)
+        if call.method == "post" and call.path == "assistants":
+            call.state["assistant"] = assistant
+
+    def observe_message(self, message: Message) -> None:
+        if self._on_message:
+            self._on_message(message)
+        if message.run_id:
+            with self._lock:
+                state = self._runs.get(message.run_id)
+                if state is not None:
+                    state.messages[message.id] = message
+
+    @staticmethod
+    def is_creation(call: Call) -> bool:
+        return call.method == "post" and bool(_RUN_CREATE.match(call.path))
+
+    def observe_run(self, call: Call, run: Run, created: bool, at_ns: Optional[int] = None) -> None:
+        now = at_ns or time.time_ns()
+        with self._lock:
+            state = self._runs.get(run.id)
+            if state is None:
+                if run.id in self._ended or not (created or self.settings.trace_observed_runs):
+                    return
+                state = self._track(call, run)
+            state.run = run
+            if run.status == "requires_action":
+                for call_id in run.required_tool_call_ids:
+                    state.awaiting_ns.setdefault(call_id, now)
+            finished = run.terminal and state.ended_ns is None
+            if finished:
+                state.ended_ns = now
+                self._untrack(run.id)
+        self._finish_evicted()
+        if finished:
+            self._finish(state)
+
+    def observe_step(self, step: Step, event: Optional[str] = None, at_ns: Optional[int] = None) -> None:
+        with self._lock:
+            state = self._runs.get(step.run_id)
+            if state is None:
+                return
+            step_state = state.step(step)
+            if event == "created":
+                step_state.stream_started_ns = step_state.stream_started_ns or at_ns
+            elif event is not None and event != "in_progress":
+                step_state.stream_ended_ns = at_ns
+                state.streamed_steps = True
+
+    def observe_step_delta(self, run_id: str, step_id: str, delta: Any, at_ns: int) -> None:
+        with self._lock:
+            state = self._runs.get(run_id)
+            step_state = state.steps.get(step_id) if state else None
+            if step_state is None:
+                return
+            calls = step_state.step.tool_calls
+            for raw in observe.items(observe.get(observe.get(delta, "step_details"), "tool_calls")):
+                call = observe.merge_tool_call_delta(calls, raw)
+                if call is not None:
+                    step_state.call_started_ns.setdefault(calls.index(call), at_ns)
+
+    def stream_failed(self, run_id: str, error: BaseException) -> None:
+        """A stream broke: the run may go on server-side, so it stays tracked until seen or expired."""
+        logger.debug("stream of run %s ended with %s", run_id, type(error).__name__)
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def _track(self, call: Call, run: Run) -> RunState:
+        state = RunState(
+            run=run,
+            parent=call.context,
+            started_ns=call.started_ns,
+            client=call.client,
+            provider=_provider(call.client),
+            request=RunRequest(additional_instructions=observe.text(call.body.get("additional_instructions"))),
+        )
+        state.server_address, state.server_port = _server(call.client)
+        assistant = self.assistants.get(run.assistant_id)
+        state.assistant_name = assistant.name if assistant else None
+        self._runs[run.id] = state
+        while len(self._runs) > self.settings.max_tracked_runs:
+            _, oldest = self._runs.popitem(last=False)
+            self._ended.put(oldest.run.id, True)
+            oldest.end_reason, oldest.ended_ns = "evicted", time.time_ns()
+            self._evicted.append(oldest)
+        return state
+
+    def _untrack(self, run_id: str) -> None:
+        self._runs.pop(run_id, None)
+        self._ended.put(run_id, True)
+
+    def _finish_evicted(self) -> None:
+        while self._evicted:
+            self._finish(self._evicted.pop())
+
+    def _outputs_submitted(self, run_id: str, call: Call) -> None:
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None:
+                return
+            for output in observe.items(call.body.get("tool_outputs")):
+                call_id = observe.text(observe.get(output, "tool_call_id"))
+                if call_id:
+                    state.submitted_ns.setdefault(call_id, call.started_ns)
+                    state.submitted_outputs[call_id] = observe.text(observe.get(output, "output")) or ""
+
+    def _creation_failed(self, call: Call, error: BaseException) -> None:
+        """A run creation the API refused still gets its (failed) invoke_agent span."""
+        thread_id = call.path.split("/")[1] if call.path.count("/") == 2 else ""
+        run = Run(id="", thread_id=thread_id, status="failed",
+                  assistant_id=observe.text(call.body.get("assistant_id")),
+                  model=observe.text(call.body.get("model")), error_code=type(error).__name__)
+        with self._lock:
+            state = self._track_detached(call, run)
+        state.end_reason = "request_failed"
+        state.ended_ns = time.time_ns()
+        self._finish(state)
+
+    def _track_detached(self, call: Call, run: Run) -> RunState:
+        state = RunState(run=run, parent=call.context, started_ns=call.started_ns, client=call.client,
+                         provider=_provider(call.client))
+        state.server_address, state.server_port = _server(call.client)
+        assistant = self.assistants.get(run.assistant_id)
+        state.assistant_name = assistant.name if assistant else None
+        return state
+
+    def sweep(self, now_s: Optional[float] = None) -> None:
+        """End runs never seen to finish once past their deadline."""
+        now_s = now_s or time.time()
+        expired: list[RunState] = []
+        with self._lock:
+            for run_id, state in list(self._runs.items()):
+                if now_s >= state.deadline(self.settings.expiry_grace_s, self.settings.unobserved_run_timeout_s):
+                    self._runs.pop(run_id)
+                    self._ended.put(run_id, True)
+                    expired.append(state)
+        for state in expired:
+            state.end_reason = "unobserved"
+            deadline_ns = int((state.run.expires_at or now_s) * 1e9)
+            state.ended_ns = max(state.started_ns, min(deadline_ns, time.time_ns()))
+            self._finish(state)
+
+    def end_all(self, reason: str) -> None:
+        """End every live run (shutdown), so no span is lost."""
+        with self._lock:
+            states = list(self._runs.values())
+            for state in states:
+                self._ended.put(state.run.id, True)
+            self._runs.clear()
+        for state in states:
+            state.end_reason = reason
+            state.ended_ns = time.time_ns()
+            self._finish(state)
+
+    def live_runs(self) -> int:
+        with self._lock:
+            return len(self._runs)
+
+
+def _provider(client: Any) -> str:
+    names = {cls.__name__ for cls in type(client).__mro__}
+    return PROVIDER_AZURE if {"AzureOpenAI", "AsyncAzureOpenAI"} & names else PROVIDER_OPENAI
+
+
+def _server(client: Any) -> tuple[Optional[str], Optional[int]]:
+    try:
+        parts = urlsplit(str(client.base_url))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.hostname, port
+    except Exception:
+        return None, None
