@@ -80,6 +80,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracker = RunTracker(settings, finish=finisher, on_assistant_call=assistant_call,
                              on_message=getattr(finisher, "remember_message", None))
         finisher._assistants = tracker.assistants
+        tracker.on_track = background.ensure_ticking
         self._tracker, self._background, self._fetcher = tracker, background, fetcher
         factories = {
             "sync_request": hooks.sync_request(tracker),

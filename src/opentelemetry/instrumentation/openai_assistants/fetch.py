@@ -67,18 +67,23 @@ class Fetcher:
         return self._read("messages", app_client, read)
 
     def _read(self, kind: str, app_client: Any, read: Callable[[Any], Any]) -> Any:
-        client = self._client_for(app_client)
-        if client is None:
-            self._count(kind, "error")
-            return None
-        try:
-            result = read(client)
-        except Exception as error:
-            self._count(kind, "timeout" if "Timeout" in type(error).__name__ else "error")
-            logger.debug("openai-assistants: background %s read failed: %s", kind, type(error).__name__)
-            return None
-        self._count(kind, "ok")
-        return result
+        for _ in range(2):  # a second time only if the app closed its client during the first
+            client = self._client_for(app_client)
+            if client is None:
+                break
+            was_open = _is_sync(app_client) and not app_client.is_closed()
+            try:
+                result = read(client)
+            except Exception as error:
+                if was_open and app_client.is_closed():
+                    continue
+                self._count(kind, "timeout" if "Timeout" in type(error).__name__ else "error")
+                logger.debug("openai-assistants: background %s read failed: %s", kind, type(error).__name__)
+                return None
+            self._count(kind, "ok")
+            return result
+        self._count(kind, "error")
+        return None
 
     # --- clients ----------------------------------------------------------------------------------
 

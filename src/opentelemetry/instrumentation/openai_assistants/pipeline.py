@@ -51,6 +51,10 @@ class RunFinisher:
         if self._settings.fetch_steps and not state.streamed_steps and time.monotonic() < deadline:
             for step in self._fetcher.steps(state.client, run.thread_id, run.id) or ():
                 state.step(step)
+        if self._needs_messages(state) and time.monotonic() < deadline:
+            found = self._fetcher.messages(state.client, run.thread_id, None, 100, run_id=run.id)
+            for message in found[0] if found else ():
+                state.messages.setdefault(message.id, message)
         if state.assistant_name is None and run.assistant_id:
             assistant = self._assistants.get(run.assistant_id)
             if assistant is None and time.monotonic() < deadline:
@@ -58,6 +62,13 @@ class RunFinisher:
                 if assistant is not None:
                     self._assistants.put(assistant.id, assistant)
             state.assistant_name = assistant.name if assistant else None
+
+    def _needs_messages(self, state: RunState) -> bool:
+        """The run's messages are read only when content is captured or their tokens must be estimated."""
+        wanted = [s.step.message_id for s in state.steps.values() if s.step.message_id]
+        if not any(m not in state.messages for m in wanted):
+            return False
+        return self._settings.capture_content or any(s.step.usage is None for s in state.steps.values())
 
     def _emit(self, state: RunState, account: Any) -> None:
         try:

@@ -65,7 +65,7 @@ class RunState:
         return [(s, c) for s in self.ordered_steps() for c in s.step.tool_calls]
 
     def deadline(self, grace_s: float, unobserved_s: float) -> float:
-        """The wall-clock time after which a run never seen to finish is ended."""
-        if self.run.expires_at:
-            return self.run.expires_at + grace_s
-        return self.started_ns / 1e9 + unobserved_s
+        """The wall-clock time after which a run never seen to finish is ended: a grace period past
+        its ``expires_at``, or the configured limit, whichever comes first."""
+        limit = self.started_ns / 1e9 + unobserved_s
+        return min(limit, self.run.expires_at + grace_s) if self.run.expires_at else limit

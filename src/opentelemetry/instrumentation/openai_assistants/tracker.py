@@ -64,6 +64,7 @@ class RunTracker:
         self._ended: BoundedDict = BoundedDict(max(1000, settings.max_tracked_runs))
         self.assistants: BoundedDict = BoundedDict(1000)
         self._evicted: list[RunState] = []
+        self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
 
     # --- hooks.Observer ---------------------------------------------------------------------------
 
@@ -188,6 +189,7 @@ class RunTracker:
         assistant = self.assistants.get(run.assistant_id)
         state.assistant_name = assistant.name if assistant else None
         self._runs[run.id] = state
+        self.on_track()
         while len(self._runs) > self.settings.max_tracked_runs:
             _, oldest = self._runs.popitem(last=False)
             self._ended.put(oldest.run.id, True)
@@ -246,8 +248,8 @@ class RunTracker:
                     expired.append(state)
         for state in expired:
             state.end_reason = "unobserved"
-            deadline_ns = int((state.run.expires_at or now_s) * 1e9)
-            state.ended_ns = max(state.started_ns, min(deadline_ns, time.time_ns()))
+            end_s = min(now_s, state.run.expires_at or now_s)
+            state.ended_ns = max(state.started_ns, int(end_s * 1e9))
             self._finish(state)
 
     def end_all(self, reason: str) -> None:

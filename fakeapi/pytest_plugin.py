@@ -1,0 +1,34 @@
+"""Pytest fixtures for the fake API: ``pytest_plugins = ["fakeapi.pytest_plugin"]`` in a conftest."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Union
+
+import pytest
+from openai import AsyncOpenAI, OpenAI
+
+from .server import FakeAssistantsAPI
+
+
+def make_client(
+    fake_api: FakeAssistantsAPI, kind: str = "sync", **options: Any
+) -> Union[OpenAI, AsyncOpenAI]:
+    """An ``OpenAI`` (``kind="sync"``) or ``AsyncOpenAI`` (``kind="async"``) client for the fake API."""
+    options.setdefault("api_key", "sk-test")
+    options.setdefault("base_url", fake_api.base_url)
+    if kind == "sync":
+        return OpenAI(**options)
+    if kind == "async":
+        return AsyncOpenAI(**options)
+    raise ValueError(f"kind must be 'sync' or 'async', not {kind!r}")
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeAssistantsAPI]:
+    """A started fake API; the test fails if the fake emitted any payload the SDK's models reject."""
+    server = FakeAssistantsAPI().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.validation_errors, server.validation_errors

@@ -1,0 +1,12 @@
+"""Accounting core: from what is known about a run to its token usage and cost.
+
+Plain functions over the records of ``model.py``; nothing here imports ``openai``, so the same
+core serves any front end (the Assistants API, compatible servers, replayed recordings).
+
+- ``tokens``: tiktoken counters per model, loaded lazily, with an approximate fallback.
+- ``estimator``: per-step usage estimated from the run's context when the API reported none.
+- ``history``: the thread's earlier messages, read incrementally, with cached token counts.
+- ``pricing``: dated token and Code Interpreter session prices (genai-prices + own data files).
+- ``sessions``: which Code Interpreter call opened a billed session (memory or Redis store).
+- ``account``: the run's account: per-step usage and cost, per-call sessions, run roll-ups.
+"""

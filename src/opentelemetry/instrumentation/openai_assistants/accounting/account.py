@@ -1,0 +1,301 @@
+"""A run's account: per-step usage and cost, per-call Code Interpreter sessions, and run roll-ups.
+
+Reported usage is the truth and passes through exactly; the estimate fills in steps the API reported
+nothing for (and, opt-in, sits beside reported figures so its error can be measured). Prices are those
+in force at the run's ``created_at``. Whatever cannot be priced gets no cost and a reason, never 0.
+
+Run totals are the run's reported usage when the API gave one, else the sum of the steps. So when a
+run reports usage but some steps do not, the run's token cost (priced on the reported total) can
+differ from the sum of its steps' costs (some of them priced on estimates).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal, Optional, Union
+
+from ..model import Message, Run, RunRequest, Step, Usage
+from .estimator import (
+    CODE_TYPES,
+    BaseLearner,
+    MessageTokens,
+    Overheads,
+    RunContext,
+    StepEstimate,
+    estimate_run,
+    ordered_steps,
+    tool_types,
+)
+from .pricing import PriceBook, SessionCost, TokenCost
+from .sessions import MemorySessionStore, SessionStore
+from .tokens import Encoder, TokenCounter, default_counter
+
+logger = logging.getLogger(__name__)
+
+COST_INPUT = "input_tokens"
+COST_OUTPUT = "output_tokens"
+COST_SESSION = "code_interpreter_session"
+
+RunUsageSource = Literal["reported", "estimated", "mixed"]
+
+
+@dataclass
+class StepAccount:
+    """One step: ``usage`` is reported when the API gave it, else ``estimate``; costs None when unpriced."""
+
+    step_id: str
+    usage: Usage
+    estimate: Optional[Usage]
+    input_usd: Optional[Decimal]
+    output_usd: Optional[Decimal]
+    unpriced_reason: Optional[str] = None
+    price_effective_from: Optional[date] = None
+    price_source: Optional[str] = None
+
+
+@dataclass
+class CallAccount:
+    """One Code Interpreter call: whether it opened a (billed) session; ``inferred``: the API does not say."""
+
+    call_id: str
+    step_id: str
+    session_opened: bool
+    late: bool
+    session_usd: Optional[Decimal]
+    session_started_at: Optional[int] = None
+    inferred: bool = True
+    unpriced_reason: Optional[str] = None
+
+
+@dataclass
+class RunAccount:
+    run_id: str
+    thread_id: str
+    model: Optional[str]  # as the run names it (maybe a deployment)
+    priced_model: Optional[str]  # the model or snapshot priced
+    provider: str
+    steps: list[StepAccount] = field(default_factory=list)
+    calls: list[CallAccount] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usage_source: Optional[RunUsageSource] = None  # None: nothing known (no usage, no steps)
+    partial: bool = False
+    degraded: bool = False
+    estimate: Optional[Usage] = None  # the estimated roll-up, when computed
+    cost_usd: dict[str, Decimal] = field(default_factory=dict)  # priced kinds only
+    unpriced_reasons: list[str] = field(default_factory=list)
+    unpriced_input_tokens: int = 0
+    unpriced_output_tokens: int = 0
+    price_effective_from: Optional[date] = None
+
+    @property
+    def total_usd(self) -> Optional[Decimal]:
+        """Sum of the priced kinds; None when nothing could be priced."""
+        return sum(self.cost_usd.values(), Decimal(0)) if self.cost_usd else None
+
+    @property
+    def sessions_opened(self) -> int:
+        return sum(1 for c in self.calls if c.session_opened)
+
+
+_default_sessions = MemorySessionStore()
+
+
+def account_run(
+    run: Run,
+    steps: Sequence[Step] = (),
+    *,
+    prices: PriceBook,
+    sessions: Optional[SessionStore] = None,
+    messages: Optional[Mapping[str, Message]] = None,
+    history: Sequence[Message] = (),
+    request: Optional[RunRequest] = None,
+    counter: Union[TokenCounter, Encoder, None] = None,
+    overheads: Optional[Overheads] = None,
+    learner: Optional[BaseLearner] = None,
+    message_tokens: Optional[MessageTokens] = None,
+    provider: str = "openai",
+    compare_estimates: bool = False,
+) -> RunAccount:
+    """Account one run. Never raises: a failure yields an account naming it in ``unpriced_reasons``.
+
+    ``sessions``: where session decisions live (default: one in-process store for all runs).
+    ``compare_estimates``: also estimate steps with reported usage, kept in ``StepAccount.estimate``
+    (and fed to ``learner``, which learns hidden bases from the reported first steps).
+    """
+    priced_model = prices.resolve_model(run.model)
+    account = RunAccount(run.id, run.thread_id, run.model, priced_model, provider)
+    try:
+        _account(
+            account,
+            run,
+            steps,
+            prices,
+            sessions or _default_sessions,
+            messages or {},
+            history,
+            request,
+            counter or default_counter(),
+            overheads,
+            learner,
+            message_tokens,
+            compare_estimates,
+        )
+    except Exception as exc:
+        logger.debug("accounting run %s failed", run.id, exc_info=True)
+        account.unpriced_reasons.append(f"accounting failed: {type(exc).__name__}")
+    return account
+
+
+def _account(
+    account: RunAccount,
+    run: Run,
+    steps: Sequence[Step],
+    prices: PriceBook,
+    sessions: SessionStore,
+    messages: Mapping[str, Message],
+    history: Sequence[Message],
+    request: Optional[RunRequest],
+    counter: Union[TokenCounter, Encoder],
+    overheads: Optional[Overheads],
+    learner: Optional[BaseLearner],
+    message_tokens: Optional[MessageTokens],
+    compare: bool,
+) -> None:
+    ordered = ordered_steps(steps)
+    estimates: dict[str, StepEstimate] = {}
+    if ordered and (compare or any(s.usage is None for s in ordered)):
+        ctx = RunContext(run, ordered, messages, history, request, account.priced_model)
+        for found in estimate_run(ctx, counter, overheads, learner=learner, message_tokens=message_tokens):
+            estimates[found.step_id] = found
+        first = ordered[0]
+        if learner is not None and first.usage is not None and first.id in estimates:
+            tools = tool_types(run.tools)
+            learner.observe(account.priced_model, tools, estimates[first.id], first.usage.input_tokens)
+
+    at = run.created_at
+    for step in ordered:
+        est = estimates.get(step.id)
+        usage = step.usage if step.usage is not None else est.usage if est else None
+        if usage is None:
+            continue
+        cost = prices.token_cost(account.priced_model, usage, at, account.provider)
+        if isinstance(cost, TokenCost):
+            account.steps.append(
+                StepAccount(
+                    step.id,
+                    usage,
+                    est.usage if est else None,
+                    cost.input_usd,
+                    cost.output_usd,
+                    None,
+                    cost.effective_from,
+                    cost.source,
+                )
+            )
+        else:
+            account.steps.append(
+                StepAccount(step.id, usage, est.usage if est else None, None, None, cost.reason)
+            )
+
+    _roll_up(account, run, prices)
+    _sessions(account, run, ordered, prices, sessions)
+
+
+def _roll_up(account: RunAccount, run: Run, prices: PriceBook) -> None:
+    step_usages = [s.usage for s in account.steps]
+    estimated = [s.estimate for s in account.steps if s.estimate is not None]
+    if estimated:
+        account.estimate = Usage(
+            sum(u.input_tokens for u in estimated),
+            sum(u.output_tokens for u in estimated),
+            source="estimated",
+            partial=any(u.partial for u in estimated),
+            degraded=any(u.degraded for u in estimated),
+        )
+    if run.usage is not None:
+        total = run.usage
+        account.usage_source = "reported"
+    elif step_usages:
+        sources = {u.source for u in step_usages}
+        if len(sources) > 1:
+            account.usage_source = "mixed"
+        else:
+            account.usage_source = "reported" if sources == {"reported"} else "estimated"
+        total = Usage(sum(u.input_tokens for u in step_usages), sum(u.output_tokens for u in step_usages))
+    else:
+        return
+    account.input_tokens = total.input_tokens
+    account.output_tokens = total.output_tokens
+    if account.usage_source != "reported":
+        account.partial = any(u.partial for u in step_usages)
+        account.degraded = any(u.degraded for u in step_usages)
+    cost = prices.token_cost(account.priced_model, total, run.created_at, account.provider)
+    if isinstance(cost, TokenCost):
+        account.cost_usd[COST_INPUT] = cost.input_usd
+        account.cost_usd[COST_OUTPUT] = cost.output_usd
+        account.price_effective_from = cost.effective_from
+    else:
+        _note(account, cost.reason)
+        account.unpriced_input_tokens = total.input_tokens
+        account.unpriced_output_tokens = total.output_tokens
+
+
+def _sessions(
+    account: RunAccount, run: Run, ordered: Sequence[Step], prices: PriceBook, store: SessionStore
+) -> None:
+    session_total = Decimal(0)
+    priced_any = False
+    for step in ordered:
+        ts = step.created_at if step.created_at is not None else run.started_at or run.created_at
+        for call in step.tool_calls:
+            if call.type not in CODE_TYPES:
+                continue
+            if ts is None:
+                account.calls.append(
+                    CallAccount(call.id, step.id, False, False, None, unpriced_reason="no timestamp")
+                )
+                continue
+            try:
+                decision = store.claim(run.thread_id, call.id, int(ts))
+            except Exception as exc:  # a store outage must not fail the run's account
+                logger.debug("session claim for %s failed", call.id, exc_info=True)
+                failure = f"session store error: {type(exc).__name__}"
+                account.calls.append(
+                    CallAccount(call.id, step.id, False, False, None, unpriced_reason=failure)
+                )
+                _note(account, failure)
+                continue
+            usd: Optional[Decimal] = None
+            reason: Optional[str] = None
+            if decision.opened:
+                price = prices.session_cost(account.provider, run.created_at)
+                if isinstance(price, SessionCost):
+                    usd = price.usd
+                    session_total += usd
+                    priced_any = True
+                else:
+                    reason = price.reason
+                    _note(account, reason)
+            account.calls.append(
+                CallAccount(
+                    call.id,
+                    step.id,
+                    decision.opened,
+                    decision.late,
+                    usd,
+                    decision.session_started_at,
+                    unpriced_reason=reason,
+                )
+            )
+    if priced_any:
+        account.cost_usd[COST_SESSION] = session_total
+
+
+def _note(account: RunAccount, reason: str) -> None:
+    if reason not in account.unpriced_reasons:
+        account.unpriced_reasons.append(reason)

@@ -1,0 +1,143 @@
+"""Prices in force on the run's date; overrides; deployments; unpriced is never 0."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from opentelemetry.instrumentation.openai_assistants.accounting.pricing import (
+    ENV_PRICES,
+    PriceBook,
+    SessionCost,
+    TokenCost,
+    Unpriced,
+)
+from opentelemetry.instrumentation.openai_assistants.model import Usage
+
+USAGE = Usage(input_tokens=1_000, output_tokens=200)
+MAY_2024 = int(datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp())
+NOV_2024 = int(datetime(2024, 11, 1, tzinfo=timezone.utc).timestamp())
+
+
+def test_gpt_4o_alias_priced_at_the_snapshot_of_the_runs_date() -> None:
+    book = PriceBook()
+    june = book.token_cost("gpt-4o", USAGE, MAY_2024)
+    november = book.token_cost("gpt-4o", USAGE, NOV_2024)
+    assert isinstance(june, TokenCost) and isinstance(november, TokenCost)
+    # gpt-4o-2024-05-13: $5 / $15 per 1M tokens; gpt-4o-2024-08-06 (the alias from 2024-10-02): $2.50 / $10.
+    assert (june.model, june.input_usd, june.output_usd) == (
+        "gpt-4o-2024-05-13",
+        Decimal("0.005"),
+        Decimal("0.003"),
+    )
+    assert (november.model, november.input_usd, november.output_usd) == (
+        "gpt-4o-2024-08-06",
+        Decimal("0.0025"),
+        Decimal("0.002"),
+    )
+
+
+def test_dated_genai_prices_entry_gives_its_effective_date() -> None:
+    before = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 1, tzinfo=timezone.utc))
+    after = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 11, tzinfo=timezone.utc))
+    assert isinstance(before, TokenCost) and isinstance(after, TokenCost)
+    assert (before.input_usd, after.input_usd) == (Decimal("0.01"), Decimal("0.002"))  # $10 then $2 per 1M
+    assert after.effective_from == date(2025, 6, 10)
+    assert after.source.startswith("genai-prices")
+
+
+def test_unknown_model_is_unpriced_once_warned(caplog: pytest.LogCaptureFixture) -> None:
+    book = PriceBook()
+    with caplog.at_level(logging.WARNING):
+        results = [book.token_cost("my-own-model", USAGE, NOV_2024) for _ in range(3)]
+    assert all(isinstance(r, Unpriced) and "my-own-model" in r.reason for r in results)
+    assert len([r for r in caplog.records if "my-own-model" in r.getMessage()]) == 1
+    assert isinstance(book.token_cost(None, USAGE, NOV_2024), Unpriced)
+
+
+def test_override_dict_with_dated_entries() -> None:
+    book = PriceBook(
+        {
+            "models": {
+                "my-own-model": [
+                    {"effective_from": "2024-01-01", "input_per_1m": "1.00", "output_per_1m": 2},
+                    {"effective_from": "2024-09-01", "input_per_1m": 0.5, "output_per_1m": "1"},
+                ],
+                "gpt-4o-mini": {"input_per_1m": "0.10", "output_per_1m": "0.30"},
+            },
+            "code_interpreter_session": "0.05",
+        }
+    )
+    early, late = (
+        book.token_cost("my-own-model", USAGE, MAY_2024),
+        book.token_cost("my-own-model", USAGE, NOV_2024),
+    )
+    assert isinstance(early, TokenCost) and isinstance(late, TokenCost)
+    assert (early.input_usd, early.output_usd, early.effective_from) == (
+        Decimal("0.001"),
+        Decimal("0.0004"),
+        date(2024, 1, 1),
+    )
+    assert (late.input_usd, late.output_usd) == (Decimal("0.0005"), Decimal("0.0002"))
+    mini = book.token_cost("gpt-4o-mini", USAGE, NOV_2024)
+    assert isinstance(mini, TokenCost) and mini.input_usd == Decimal("0.0001") and mini.source == "override"
+    before = book.token_cost(
+        "my-own-model", USAGE, int(datetime(2023, 1, 1, tzinfo=timezone.utc).timestamp())
+    )
+    assert isinstance(before, Unpriced)
+    session = book.session_cost("openai", NOV_2024)
+    assert isinstance(session, SessionCost) and session.usd == Decimal("0.05")
+
+
+def test_override_file_and_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "prices.json"
+    path.write_text(
+        json.dumps(
+            {
+                "models": {"local-llm": {"input_per_1m": "3", "output_per_1m": "6"}},
+                "deployments": {"prod-chat": "local-llm"},
+            }
+        )
+    )
+    for book in (PriceBook(str(path)), PriceBook(path)):
+        cost = book.token_cost("local-llm", USAGE, NOV_2024)
+        assert isinstance(cost, TokenCost) and cost.input_usd == Decimal("0.003") and str(path) in cost.source
+    monkeypatch.setenv(ENV_PRICES, str(path))
+    cost = PriceBook().token_cost("prod-chat", USAGE, NOV_2024)
+    assert isinstance(cost, TokenCost) and cost.output_usd == Decimal("0.0012")
+
+
+def test_malformed_override_fails_at_construction() -> None:
+    with pytest.raises(ValueError, match="invalid price overrides"):
+        PriceBook({"models": {"m": {"input_per_1m": "1"}}})
+
+
+def test_deployment_mapping() -> None:
+    book = PriceBook(deployments={"contoso-gpt4o": "gpt-4o-mini"})
+    assert book.resolve_model("contoso-gpt4o") == "gpt-4o-mini"
+    cost = book.token_cost("contoso-gpt4o", USAGE, NOV_2024, provider="azure.ai.openai")
+    assert isinstance(cost, TokenCost)
+    assert (cost.input_usd, cost.output_usd) == (Decimal("0.00015"), Decimal("0.00012"))  # $0.15 / $0.60
+    assert isinstance(PriceBook().token_cost("contoso-gpt4o", USAGE, NOV_2024), Unpriced)
+
+
+def test_session_price_is_dated_and_sourced() -> None:
+    book = PriceBook()
+    cost = book.session_cost("openai", NOV_2024)
+    assert isinstance(cost, SessionCost)
+    assert (
+        cost.usd == Decimal("0.03")
+        and cost.effective_from == date(2023, 11, 6)
+        and "Code Interpreter" in cost.source
+    )
+    azure = book.session_cost("azure.ai.openai", NOV_2024)
+    assert isinstance(azure, SessionCost) and azure.usd == Decimal("0.03")
+    assert isinstance(
+        book.session_cost("openai", int(datetime(2023, 1, 1, tzinfo=timezone.utc).timestamp())), Unpriced
+    )
+    assert isinstance(book.session_cost("some-other-server", NOV_2024), Unpriced)

@@ -1,0 +1,136 @@
+"""Code Interpreter sessions: one per thread and window, decided over API timestamps, idempotent."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable
+
+import pytest
+import redis
+from accounting_helpers import claim_all_in_random_order
+
+from opentelemetry.instrumentation.openai_assistants.accounting.sessions import (
+    MemorySessionStore,
+    RedisSessionStore,
+    SessionDecision,
+    SessionStore,
+)
+
+MIN = 60
+T0 = 1_717_000_000
+
+StoreFactory = Callable[..., SessionStore]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_store(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
+    if request.param == "memory":
+        yield lambda **kw: MemorySessionStore(**kw)
+        return
+    url = request.getfixturevalue("redis_url")
+    client = redis.Redis.from_url(url)
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield lambda **kw: RedisSessionStore(client, prefix=prefix, **kw)
+    client.close()
+
+
+def test_calls_59_minutes_apart_share_a_session(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert store.claim("t", "c1", T0) == SessionDecision(True, False, T0)
+    assert store.claim("t", "c2", T0 + 59 * MIN) == SessionDecision(False, False, T0)
+
+
+def test_calls_61_minutes_apart_open_two_sessions(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert store.claim("t", "c1", T0).opened
+    assert store.claim("t", "c2", T0 + 61 * MIN) == SessionDecision(True, False, T0 + 61 * MIN)
+
+
+def test_two_threads_two_sessions(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert store.claim("t1", "c1", T0).opened
+    assert store.claim("t2", "c2", T0).opened
+    assert not store.claim("t1", "c3", T0 + 10).opened
+
+
+def test_idle_timeout_ends_a_session(make_store: StoreFactory) -> None:
+    store = make_store(idle_s=30 * MIN)
+    assert store.claim("t", "c1", T0).opened
+    assert not store.claim("t", "c2", T0 + 20 * MIN).opened  # 20 min idle: same session
+    assert not store.claim("t", "c3", T0 + 45 * MIN).opened  # 25 min after c2
+    opened = store.claim("t", "c4", T0 + 59 * MIN + 1)  # > 30 min idle? no: 14 min; still inside
+    assert not opened.opened
+    later = store.claim("t", "c5", T0 + 59 * MIN + 31 * MIN)  # 31 min idle and past the window
+    assert later.opened
+    idle_store = make_store(idle_s=10 * MIN)
+    assert idle_store.claim("u", "d1", T0).opened
+    assert idle_store.claim("u", "d2", T0 + 11 * MIN).opened  # inside the hour, but idle 11 min
+
+
+def test_window_is_configurable(make_store: StoreFactory) -> None:
+    store = make_store(window_s=20 * MIN)
+    assert store.claim("t", "c1", T0).opened
+    assert store.claim("t", "c2", T0 + 21 * MIN).opened
+
+
+def test_late_arrival_is_flagged_and_not_billed_twice(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert store.claim("t", "c2", T0 + 10 * MIN).opened  # seen first, though it happened second
+    late = store.claim("t", "c1", T0)
+    assert late == SessionDecision(False, True, T0 + 10 * MIN)
+    assert store.claim("t", "c3", T0 + 30 * MIN) == SessionDecision(False, False, T0 + 10 * MIN)
+    # A late call outside every session changes nothing earlier: it opens its own session.
+    assert store.claim("t", "c0", T0 - 3 * 60 * MIN) == SessionDecision(True, False, T0 - 3 * 60 * MIN)
+    # A late call inside an earlier session simply joins it.
+    assert store.claim("t", "c00", T0 - 3 * 60 * MIN + 5) == SessionDecision(False, False, T0 - 3 * 60 * MIN)
+
+
+def test_claims_are_idempotent(make_store: StoreFactory) -> None:
+    store = make_store()
+    first = store.claim("t", "c1", T0)
+    assert store.claim("t", "c2", T0 + 5).opened is False
+    assert store.claim("t", "c1", T0) == first  # the same call again: the same decision
+    assert store.claim("t", "c1", T0 + 999) == first
+
+
+def test_memory_store_is_bounded() -> None:
+    store = MemorySessionStore(max_threads=2)
+    for i in range(5):
+        store.claim(f"t{i}", f"c{i}", T0)
+    assert len(store._threads) == 2
+
+
+def test_redis_store_from_url(redis_url: str) -> None:
+    store = RedisSessionStore(url=redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    assert store.claim("t", "c", T0).opened
+    client = redis.Redis.from_url(redis_url)
+    ttls = [client.ttl(k) for k in client.keys(f"{store.prefix}*")]
+    assert len(ttls) == 2 and all(0 < t <= store.ttl_s for t in ttls)  # expiry collects garbage
+
+
+def test_redis_processes_agree_on_one_session_per_thread_and_window(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    calls = []
+    for t in range(5):
+        for i in range(20):  # two bursts per thread, each inside one window, far apart
+            calls.append((f"thread_{t}", f"t{t}_a{i}", T0 + i * 150))
+            calls.append((f"thread_{t}", f"t{t}_b{i}", T0 + 10_000 + i * 150))
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(4)
+    with ProcessPoolExecutor(4, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(claim_all_in_random_order, redis_url, prefix, calls, seed, barrier)
+            for seed in range(4)
+        ]
+        results = [f.result(timeout=120) for f in futures]
+    for call_id in results[0]:
+        assert len({r[call_id] for r in results}) == 1, f"processes disagree on {call_id}"
+    decisions = results[0]
+    for t in range(5):
+        for burst in ("a", "b"):
+            ids = [f"t{t}_{burst}{i}" for i in range(20)]
+            assert sum(decisions[c][0] for c in ids) == 1, f"thread_{t} burst {burst}"
+            assert len({decisions[c][2] for c in ids}) == 1  # every call names the same session
