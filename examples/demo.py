@@ -23,7 +23,6 @@ _CACHE = ROOT.parent / "shared" / "tiktoken-cache"
 if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_CACHE)
 
-from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
@@ -32,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from workload import register_scripts, run_workload  # noqa: E402
 
 from fakeapi import FakeAssistantsAPI  # noqa: E402
+from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor  # noqa: E402
 
 
@@ -97,9 +97,10 @@ def summary(spans: list[ReadableSpan]) -> list[str]:
         cost = a.get("assistants.run.cost.total_usd")
         total += float(cost) if isinstance(cost, (int, float)) else 0.0
         lines.append(
-            f"{str(a.get('gen_ai.agent.name', '?')):<16} {str(a.get('assistants.run.status')):<10} "
-            f"{a.get('assistants.run.steps', 0):>5} {tokens:>14} {str(a.get('assistants.usage.source', '-')):<9} "
-            f"{_usd(a.get('assistants.run.cost.input_tokens_usd'))} {_usd(a.get('assistants.run.cost.output_tokens_usd'))} "
+            f"{a.get('gen_ai.agent.name', '?')!s:<16} {a.get('assistants.run.status')!s:<10} "
+            f"{a.get('assistants.run.steps', 0):>5} {tokens:>14} {a.get('assistants.usage.source', '-')!s:<9} "
+            f"{_usd(a.get('assistants.run.cost.input_tokens_usd'))} "
+            f"{_usd(a.get('assistants.run.cost.output_tokens_usd'))} "
             f"{_usd(a.get('assistants.run.cost.code_interpreter_session_usd'))} {_usd(cost)}"
         )
     lines.append(f"{len(runs)} runs, {len(spans)} spans, total spend ${total:.6f}")

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
-from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 from spanutil import assert_tree_is_sound, attrs, children, named, one
+
+from opentelemetry import trace
 
 TOOLS = {
     "text": [],
@@ -304,10 +305,10 @@ def test_raw_and_streaming_response_wrappers(api: Any, instrumented: Any) -> Non
             with runs.with_streaming_response.retrieve(run.id, thread_id=thread.id) as response:
                 run = response.parse()
         else:
-            async def read() -> Any:
-                async with runs.with_streaming_response.retrieve(run.id, thread_id=thread.id) as response:
+            async def read(run_id: str) -> Any:
+                async with runs.with_streaming_response.retrieve(run_id, thread_id=thread.id) as response:
                     return await response.parse()
-            run = api.wait(read())
+            run = api.wait(read(run.id))
     run_span_checks(instrumented.spans())
 
 

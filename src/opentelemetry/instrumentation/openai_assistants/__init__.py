@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import time
 from typing import Any, Collection, Optional
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
@@ -24,17 +23,16 @@ from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
 from . import hooks
+from .accountant import Accountant
 from .background import Background
 from .config import Settings
 from .fetch import Fetcher
-from .hooks import Call
 from .metrics import Instruments
-from .model import Assistant
 from .package import _instruments
 from .pipeline import RunFinisher
 from .semconv import SEMCONV_VERSION
 from .telemetry import Telemetry
-from .tracker import RunTracker, _provider
+from .tracker import RunTracker
 from .version import __version__
 
 __all__ = ["AssistantsInstrumentor"]
@@ -63,23 +61,18 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        settings = Settings.load({k: v for k, v in kwargs.items() if k not in ("tracer_provider", "meter_provider")})
+        options = {k: v for k, v in kwargs.items() if k not in ("tracer_provider", "meter_provider")}
+        settings = Settings.load(options)
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
         telemetry = Telemetry(tracer, Instruments(meter), settings)
+        accountant = Accountant(settings)
         fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
-        tracker: RunTracker
+        tracker = RunTracker(settings, finish=lambda state: finisher(state),
+                             on_assistant_call=telemetry.assistant_created, on_message=accountant.remember)
         background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
-                                on_tick=lambda: tracker.sweep())
-
-        def assistant_call(call: Call, assistant: Optional[Assistant], error: Optional[BaseException]) -> None:
-            telemetry.assistant_created(call, assistant, error, time.time_ns(), _provider(call.client))
-
-        finisher = RunFinisher(settings, background, fetcher, telemetry, assistants=None,  # type: ignore[arg-type]
-                               accountant=_make_accountant(settings, telemetry))
-        tracker = RunTracker(settings, finish=finisher, on_assistant_call=assistant_call,
-                             on_message=getattr(finisher, "remember_message", None))
-        finisher._assistants = tracker.assistants
+                                on_tick=tracker.sweep)
+        finisher = RunFinisher(settings, background, fetcher, telemetry, tracker.assistants, accountant)
         tracker.on_track = background.ensure_ticking
         self._tracker, self._background, self._fetcher = tracker, background, fetcher
         factories = {
@@ -129,7 +122,3 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._background.shutdown(timeout_s)
         if self._fetcher is not None:
             self._fetcher.close()
-
-
-def _make_accountant(settings: Settings, telemetry: Telemetry) -> Any:
-    return None

@@ -17,8 +17,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Iterator, Optional, Protocol
 
-from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from opentelemetry import context as otel_context
 
 logger = logging.getLogger(__name__)
 

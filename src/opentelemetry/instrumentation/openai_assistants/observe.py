@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from typing import Any, Iterable, Optional
+from urllib.parse import urlsplit
 
 from .model import Assistant, Message, Run, Step, ToolCall, ToolDefinition, Usage
+from .semconv import PROVIDER_AZURE, PROVIDER_OPENAI
 
 _MISSING = object()
 
@@ -269,3 +271,17 @@ def page_items(obj: Any) -> Iterable[Any]:
     """The objects of a cursor page, else nothing."""
     data = get(obj, "data")
     return items(data) if get(obj, "object") == "list" or isinstance(data, list) else ()
+
+
+def provider_of(client: Any) -> str:
+    """``azure.ai.openai`` for the SDK's Azure clients, else ``openai``."""
+    names = {cls.__name__ for cls in type(client).__mro__}
+    return PROVIDER_AZURE if {"AzureOpenAI", "AsyncAzureOpenAI"} & names else PROVIDER_OPENAI
+
+
+def server_of(client: Any) -> tuple[Optional[str], Optional[int]]:
+    try:
+        parts = urlsplit(str(client.base_url))
+        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except Exception:
+        return None, None

@@ -10,13 +10,17 @@ a Code Interpreter session charge on the tool span that opened it (leaf), and ro
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Any, Optional
 
-from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from opentelemetry import trace
+
+from . import observe
 from . import semconv as sc
+from .accounting.account import COST_INPUT, COST_OUTPUT, COST_SESSION, CallAccount, RunAccount, StepAccount
 from .config import Settings
 from .content import Content
 from .hooks import Call
@@ -49,8 +53,8 @@ class Telemetry:
 
     # --- create_agent -----------------------------------------------------------------------------
 
-    def assistant_created(self, call: Call, assistant: Optional[Assistant], error: Optional[BaseException],
-                          ended_ns: int, provider: str) -> None:
+    def assistant_created(self, call: Call, assistant: Optional[Assistant], error: Optional[BaseException]) -> None:
+        ended_ns, provider = time.time_ns(), observe.provider_of(call.client)
         name = (assistant.name if assistant else None) or _str(call.body.get("name"))
         model = (assistant.model if assistant else None) or _str(call.body.get("model"))
         attrs: Attrs = {sc.GEN_AI_OPERATION_NAME: sc.OP_CREATE_AGENT, sc.GEN_AI_PROVIDER_NAME: provider,
@@ -68,20 +72,21 @@ class Telemetry:
 
     # --- runs -------------------------------------------------------------------------------------
 
-    def run_ended(self, state: RunState, account: Any) -> None:
+    def run_ended(self, state: RunState, account: Optional[RunAccount]) -> None:
+        view = Ledger(account)
         base = self._base(state)
         run = run_window(state)
         span = self.tracer.start_span(_name(sc.OP_INVOKE_AGENT, state.assistant_name or state.run.assistant_id),
                                       kind=SpanKind.CLIENT, context=state.parent, start_time=run.start,
-                                      attributes=_clean({**base, **self._run_attrs(state, account)}))
+                                      attributes=_clean({**base, **self._run_attrs(state, view)}))
         parent = trace.set_span_in_context(span)
         for step in state.ordered_steps():
-            self._step(state, step, account, run, parent, base)
+            self._step(state, step, view, run, parent, base)
         error = self._run_error(state)
         if error:
             span.set_status(Status(StatusCode.ERROR, state.run.error_message or error))
         span.end(run.end)
-        self._run_metrics(state, account, run, error)
+        self._run_metrics(state, view, run, error)
 
     def _base(self, state: RunState) -> Attrs:
         run = state.run
@@ -101,7 +106,7 @@ class Telemetry:
         keys = self.settings.metadata_keys
         return {sc.METADATA_PREFIX + k: state.run.metadata[k] for k in keys if k in state.run.metadata}
 
-    def _run_attrs(self, state: RunState, account: Any) -> Attrs:
+    def _run_attrs(self, state: RunState, view: Ledger) -> Attrs:
         run = state.run
         attrs: Attrs = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
@@ -115,8 +120,7 @@ class Telemetry:
             sc.ERROR_TYPE: self._run_error(state),
             **self.content.run(state),
         }
-        if account is not None:
-            attrs.update(account.run_attributes())
+        attrs.update(view.run_attributes())
         return attrs
 
     @staticmethod
@@ -130,7 +134,7 @@ class Telemetry:
 
     # --- steps and tool calls ---------------------------------------------------------------------
 
-    def _step(self, state: RunState, step: StepState, account: Any, run: Window, parent: Any,
+    def _step(self, state: RunState, step: StepState, view: Ledger, run: Window, parent: Any,
               base: Attrs) -> None:
         window, timing = step_window(step, run)
         calls = [(i, c, tool_window(state, step, i, c, window, run)) for i, c in enumerate(step.step.tool_calls)]
@@ -140,8 +144,7 @@ class Telemetry:
                         sc.STEP_STATUS: step.step.status, sc.STEP_TIMING: timing,
                         sc.STEP_MESSAGE_ID: step.step.message_id,
                         **self.content.message(state.messages.get(step.step.message_id or ""))}
-        if account is not None:
-            attrs.update(account.step_attributes(step.step.id))
+        attrs.update(view.step_attributes(step.step.id))
         span = self.tracer.start_span(_name(sc.OP_CHAT, state.run.model), kind=SpanKind.CLIENT,
                                       context=parent, start_time=window.start, attributes=_clean(attrs))
         if step.step.status in ("failed", "expired", "cancelled"):
@@ -149,12 +152,12 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, step.step.error_message or step.step.status))
         child = trace.set_span_in_context(span)
         for _, call, call_window in calls:
-            self._tool(state, call, call_window, account, child, base)
+            self._tool(state, call, call_window, view, child, base)
         span.end(end)
         self._duration(end - window.start, sc.OP_CHAT, state.provider, state.run.model, state.assistant_name,
                        None)
 
-    def _tool(self, state: RunState, call: ToolCall, window: Window, account: Any, parent: Any,
+    def _tool(self, state: RunState, call: ToolCall, window: Window, view: Ledger, parent: Any,
               base: Attrs) -> None:
         attrs: Attrs = {
             **base,
@@ -165,8 +168,7 @@ class Telemetry:
             sc.TOOL_WAIT: True if call.id in state.awaiting_ns else None,
             **self.content.tool_call(call, state.submitted_outputs.get(call.id)),
         }
-        if account is not None:
-            attrs.update(account.call_attributes(call.id))
+        attrs.update(view.call_attributes(call.id))
         span: Span = self.tracer.start_span(_name(sc.OP_EXECUTE_TOOL, call.name), kind=SpanKind.INTERNAL,
                                             context=parent, start_time=window.start, attributes=_clean(attrs))
         span.end(window.end)
@@ -176,15 +178,14 @@ class Telemetry:
 
     # --- metrics ----------------------------------------------------------------------------------
 
-    def _run_metrics(self, state: RunState, account: Any, run: Window, error: Optional[str]) -> None:
+    def _run_metrics(self, state: RunState, view: Ledger, run: Window, error: Optional[str]) -> None:
         labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
                   sc.RUN_STATUS: state.run.status if state.end_reason == "observed" else state.end_reason,
                   **self._agent_label(state.assistant_name), **self._metadata_labels(state)}
         self.instruments.runs.add(1, _clean(labels))
         self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
                        state.assistant_name, error)
-        if account is not None:
-            account.record_metrics(self.instruments, self.model_labels(state))
+        view.record(self.instruments, self.model_labels(state))
 
     def model_labels(self, state: RunState) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
@@ -217,3 +218,146 @@ def _str(value: Any) -> Optional[str]:
 def _clean(attrs: Attrs) -> Attrs:
     """Drop absent values: an attribute is either known or not there."""
     return {k: v for k, v in attrs.items() if v is not None and v != ""}
+
+
+class Ledger:
+    """A run's account read as attributes and metric records, each figure at its leaf.
+
+    Leaves: a step's tokens and their cost (step span), a session charge (the tool span of the call
+    that opened it). When a run's steps are unknown, its reported tokens and their cost are leaves
+    on the run span itself. Roll-ups on the run span are sums of the leaves.
+    """
+
+    def __init__(self, account: Optional[RunAccount]) -> None:
+        self.account = account
+        self.steps: dict[str, StepAccount] = {s.step_id: s for s in account.steps} if account else {}
+        self.calls: dict[str, CallAccount] = {c.call_id: c for c in account.calls} if account else {}
+
+    @property
+    def run_is_leaf(self) -> bool:
+        return self.account is not None and not self.steps and self.account.usage_source is not None
+
+    def step_attributes(self, step_id: str) -> Attrs:
+        step = self.steps.get(step_id)
+        if step is None:
+            return {}
+        attrs = _usage_attrs(step.usage.input_tokens, step.usage.output_tokens, step.usage.source,
+                             step.usage.partial, step.usage.degraded)
+        if step.usage.source == "reported" and step.estimate is not None:
+            attrs[sc.USAGE_ESTIMATED_INPUT] = step.estimate.input_tokens
+            attrs[sc.USAGE_ESTIMATED_OUTPUT] = step.estimate.output_tokens
+        attrs.update({sc.COST_INPUT: usd(step.input_usd), sc.COST_OUTPUT: usd(step.output_usd),
+                      sc.COST_UNPRICED_REASON: step.unpriced_reason,
+                      sc.PRICE_EFFECTIVE_DATE: _iso(step.price_effective_from)})
+        return attrs
+
+    def call_attributes(self, call_id: str) -> Attrs:
+        call = self.calls.get(call_id)
+        if call is None:
+            return {}
+        return {sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
+                sc.SESSION_LATE: True if call.late else None, sc.COST_SESSION: usd(call.session_usd),
+                sc.COST_UNPRICED_REASON: call.unpriced_reason}
+
+    def costs(self) -> dict[str, Decimal]:
+        """Cost by kind, summed over the leaves (priced leaves only)."""
+        account = self.account
+        if account is None:
+            return {}
+        if self.run_is_leaf:
+            return {k: v for k, v in account.cost_usd.items() if k in (COST_INPUT, COST_OUTPUT)}
+        sums: dict[str, Decimal] = {}
+        for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
+                             (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
+                             (COST_SESSION, [c.session_usd for c in self.calls.values()])):
+            priced = [v for v in values if v is not None]
+            if priced:
+                sums[kind] = sum(priced, Decimal(0))
+        return sums
+
+    def run_attributes(self) -> Attrs:
+        account = self.account
+        if account is None or account.usage_source is None:
+            return {}
+        attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
+                             account.partial, account.degraded)
+        costs = self.costs()
+        if self.run_is_leaf:
+            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT))})
+        attrs.update({
+            sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
+            sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+            sc.ROLLUP_COST_SESSION: usd(costs.get(COST_SESSION)),
+            sc.ROLLUP_COST_TOTAL: usd(sum(costs.values(), Decimal(0))) if costs else None,
+            sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
+            sc.PRICE_EFFECTIVE_DATE: _iso(account.price_effective_from),
+        })
+        return attrs
+
+    def record(self, instruments: Instruments, labels: Attrs) -> None:
+        account = self.account
+        if account is None:
+            return
+        for step in self.steps.values():
+            self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
+                               step.usage.source)
+            self._record_estimate_error(instruments, labels, step)
+            if step.unpriced_reason:
+                self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
+        if self.run_is_leaf:
+            self._record_usage(instruments, labels, account.input_tokens, account.output_tokens,
+                               account.usage_source or "reported")
+            self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
+                                  account.unpriced_output_tokens)
+        agent = {k: v for k, v in labels.items() if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME)}
+        opened = sum(1 for c in self.calls.values() if c.session_opened)
+        if opened:
+            instruments.sessions.add(opened, agent)
+        for kind, value in self.costs().items():
+            instruments.cost.add(float(value), {**labels, sc.COST_KIND: kind})
+        if account.unpriced_reasons:
+            instruments.unpriced_runs.add(1, _model_only(labels))
+        elif self.costs():
+            instruments.run_cost.record(float(sum(self.costs().values(), Decimal(0))), labels)
+
+    @staticmethod
+    def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
+                      source: str) -> None:
+        base = {**labels, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+        instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
+        instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
+        instruments.usage_steps.add(1, {**_model_only(labels), sc.USAGE_SOURCE: source})
+
+    @staticmethod
+    def _record_unpriced(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int) -> None:
+        model = _model_only(labels)
+        for kind, tokens in ((sc.TOKEN_TYPE_INPUT, tokens_in), (sc.TOKEN_TYPE_OUTPUT, tokens_out)):
+            if tokens:
+                instruments.unpriced_tokens.add(tokens, {**model, sc.GEN_AI_TOKEN_TYPE: kind})
+
+    @staticmethod
+    def _record_estimate_error(instruments: Instruments, labels: Attrs, step: StepAccount) -> None:
+        if step.usage.source != "reported" or step.estimate is None:
+            return
+        model = _model_only(labels)
+        for kind, reported, estimated in (
+            (sc.TOKEN_TYPE_INPUT, step.usage.input_tokens, step.estimate.input_tokens),
+            (sc.TOKEN_TYPE_OUTPUT, step.usage.output_tokens, step.estimate.output_tokens),
+        ):
+            if reported > 0:
+                instruments.estimate_error.record(abs(estimated - reported) / reported,
+                                                  {**model, sc.GEN_AI_TOKEN_TYPE: kind})
+
+
+def _usage_attrs(tokens_in: int, tokens_out: int, source: str, partial: bool, degraded: bool) -> Attrs:
+    return {sc.GEN_AI_USAGE_INPUT_TOKENS: tokens_in, sc.GEN_AI_USAGE_OUTPUT_TOKENS: tokens_out,
+            sc.USAGE_SOURCE: source, sc.USAGE_PARTIAL: True if partial else None,
+            sc.USAGE_DEGRADED: True if degraded else None}
+
+
+def _model_only(labels: Attrs) -> Attrs:
+    return {k: v for k, v in labels.items() if k == sc.GEN_AI_REQUEST_MODEL}
+
+
+def _iso(day: Any) -> Optional[str]:
+    return day.isoformat() if day is not None else None

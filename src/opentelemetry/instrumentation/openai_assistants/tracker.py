@@ -13,13 +13,11 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit
 
 from . import observe
 from .config import Settings
 from .hooks import Call
 from .model import Assistant, Message, Run, RunRequest, Step
-from .semconv import PROVIDER_AZURE, PROVIDER_OPENAI
 from .state import RunState
 from .streams import RunStreamWatcher
 
@@ -182,10 +180,10 @@ class RunTracker:
             parent=call.context,
             started_ns=call.started_ns,
             client=call.client,
-            provider=_provider(call.client),
+            provider=observe.provider_of(call.client),
             request=RunRequest(additional_instructions=observe.text(call.body.get("additional_instructions"))),
         )
-        state.server_address, state.server_port = _server(call.client)
+        state.server_address, state.server_port = observe.server_of(call.client)
         assistant = self.assistants.get(run.assistant_id)
         state.assistant_name = assistant.name if assistant else None
         self._runs[run.id] = state
@@ -230,8 +228,8 @@ class RunTracker:
 
     def _track_detached(self, call: Call, run: Run) -> RunState:
         state = RunState(run=run, parent=call.context, started_ns=call.started_ns, client=call.client,
-                         provider=_provider(call.client))
-        state.server_address, state.server_port = _server(call.client)
+                         provider=observe.provider_of(call.client))
+        state.server_address, state.server_port = observe.server_of(call.client)
         assistant = self.assistants.get(run.assistant_id)
         state.assistant_name = assistant.name if assistant else None
         return state
@@ -267,17 +265,3 @@ class RunTracker:
     def live_runs(self) -> int:
         with self._lock:
             return len(self._runs)
-
-
-def _provider(client: Any) -> str:
-    names = {cls.__name__ for cls in type(client).__mro__}
-    return PROVIDER_AZURE if {"AzureOpenAI", "AsyncAzureOpenAI"} & names else PROVIDER_OPENAI
-
-
-def _server(client: Any) -> tuple[Optional[str], Optional[int]]:
-    try:
-        parts = urlsplit(str(client.base_url))
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return parts.hostname, port
-    except Exception:
-        return None, None
