@@ -40,6 +40,12 @@ class RunState:
     server_port: Optional[int] = None
     request: RunRequest = field(default_factory=RunRequest)
     assistant_name: Optional[str] = None
+    inherited_metadata: dict[str, str] = field(default_factory=dict)  # the assistant's, then the thread's
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """Attribution keys: the run's metadata over its thread's over its assistant's."""
+        return {**self.inherited_metadata, **self.run.metadata}
     ended_ns: Optional[int] = None
     end_reason: str = "observed"
     steps: dict[str, StepState] = field(default_factory=dict)

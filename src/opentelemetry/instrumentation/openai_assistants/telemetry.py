@@ -104,7 +104,8 @@ class Telemetry:
 
     def _metadata(self, state: RunState) -> Attrs:
         keys = self.settings.metadata_keys
-        return {sc.METADATA_PREFIX + k: state.run.metadata[k] for k in keys if k in state.run.metadata}
+        metadata = state.metadata
+        return {sc.METADATA_PREFIX + k: metadata[k] for k in keys if k in metadata}
 
     def _run_attrs(self, state: RunState, view: Ledger) -> Attrs:
         run = state.run

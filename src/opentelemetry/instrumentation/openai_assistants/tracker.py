@@ -61,6 +61,7 @@ class RunTracker:
         self._runs: OrderedDict[str, RunState] = OrderedDict()
         self._ended: BoundedDict = BoundedDict(max(1000, settings.max_tracked_runs))
         self.assistants: BoundedDict = BoundedDict(1000)
+        self.thread_metadata: BoundedDict = BoundedDict(10_000)
         self._evicted: list[RunState] = []
         self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
 
@@ -103,6 +104,10 @@ class RunTracker:
                 self.observe_message(message)
         elif kind == "assistant":
             self.observe_assistant(call, observe.assistant(obj))
+        elif kind == "thread":
+            thread_id = observe.text(observe.get(obj, "id"))
+            if thread_id:
+                self.thread_metadata.put(thread_id, observe.metadata(obj))
 
     def observe_assistant(self, call: Call, assistant: Optional[Assistant]) -> None:
         if assistant is None:
@@ -186,6 +191,8 @@ class RunTracker:
         state.server_address, state.server_port = observe.server_of(call.client)
         assistant = self.assistants.get(run.assistant_id)
         state.assistant_name = assistant.name if assistant else None
+        state.inherited_metadata = {**(assistant.metadata if assistant else {}),
+                                    **self.thread_metadata.get(run.thread_id, {})}
         self._runs[run.id] = state
         self.on_track()
         while len(self._runs) > self.settings.max_tracked_runs:
@@ -232,6 +239,8 @@ class RunTracker:
         state.server_address, state.server_port = observe.server_of(call.client)
         assistant = self.assistants.get(run.assistant_id)
         state.assistant_name = assistant.name if assistant else None
+        state.inherited_metadata = {**(assistant.metadata if assistant else {}),
+                                    **self.thread_metadata.get(run.thread_id, {})}
         return state
 
     def sweep(self, now_s: Optional[float] = None) -> None:
