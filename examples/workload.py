@@ -17,7 +17,7 @@ API_KEY = "sk-demo-not-a-real-key"
 
 
 def run_workload(base_url: str) -> None:
-    """Six runs on three assistants, through polling, streaming and async calls."""
+    """Eight runs on six assistants, through polling, streaming and async calls."""
     client = openai.OpenAI(base_url=base_url, api_key=API_KEY)
     analyst = client.beta.assistants.create(
         name="Data analyst", model="gpt-4o-mini", tools=[{"type": "code_interpreter"}],
@@ -27,6 +27,10 @@ def run_workload(base_url: str) -> None:
     for question in ("What is 2 + 2?", "And 3 + 3?"):  # two runs, one Code Interpreter session
         client.beta.threads.messages.create(thread.id, role="user", content=question)
         client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=analyst.id)
+    client.beta.threads.messages.create(thread.id, role="user", content="Never mind.")
+    cancelled = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=analyst.id)
+    client.beta.threads.runs.cancel(cancelled.id, thread_id=thread.id)  # the user changed their mind
+    client.beta.threads.runs.poll(cancelled.id, thread.id)
 
     weather = client.beta.assistants.create(
         name="Weather bot", model="gpt-4o", metadata={"script": "function"},
@@ -82,6 +86,11 @@ async def _async_runs(base_url: str) -> None:
     thread = await client.beta.threads.create(
         messages=[{"role": "user", "content": "What is the square root of 1764?"}])
     await client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=legacy.id)
+    in_house = await client.beta.assistants.create(name="In-house", model="acme-llm-7",
+                                                   metadata={"script": "text"})  # no known price
+    await client.beta.threads.create_and_run_poll(
+        assistant_id=in_house.id, thread={"messages": [{"role": "user", "content": "Hello"}]},
+    )
     failing = await client.beta.assistants.create(name="Flaky", model="gpt-4o-mini", metadata={"script": "fail"},
                                                   tools=[{"type": "code_interpreter"}])
     await client.beta.threads.create_and_run_poll(

@@ -1,9 +1,6 @@
-"""End to end: metrics recorded through the OpenTelemetry SDK, exposed by the Python Prometheus
-exporter, scraped by a real Prometheus that evaluates our rules, whose spend-spike alert reaches a
-real Alertmanager and its webhook.
-
-``workload`` is synthetic for now: it records every metric of the table with the names, units,
-kinds and labels the instrumentation uses.
+"""End to end: the demo workload with the instrumentor on, its metrics exposed by the Python
+Prometheus exporter, scraped by a real Prometheus that evaluates our rules, whose spend-spike alert
+reaches a real Alertmanager and its webhook.
 """
 
 from __future__ import annotations
@@ -22,9 +19,15 @@ import yaml
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY, generate_latest, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from examples.workload import register_scripts, run_workload
+from fakeapi import FakeAssistantsAPI
+from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from tests.stack.harness import Prometheus, free_port, get_json, require_binary, running, wait_for
 from tests.stack.naming import HISTOGRAM, METRICS, emitted_series, prometheus_name, sc
 from tests.stack.promql import (
@@ -38,91 +41,16 @@ from tests.stack.promql import (
     variable_queries,
 )
 
-AGENT, MODEL = "math-tutor", "gpt-4o-mini"
-ESTIMATE_ERROR_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-_BUCKETS = {
-    sc.METRIC_TOKEN_USAGE: sc.TOKEN_BUCKETS,
-    sc.METRIC_OPERATION_DURATION: sc.DURATION_BUCKETS,
-    sc.METRIC_RUN_COST: sc.COST_BUCKETS,
-    sc.METRIC_ESTIMATE_ERROR: ESTIMATE_ERROR_BUCKETS,
-}
+AGENT, MODEL = "Data analyst", "gpt-4o-mini"
+LEAF_COSTS = ("assistants.cost.input_tokens_usd", "assistants.cost.output_tokens_usd",
+              "assistants.cost.code_interpreter_session_usd")
 
 
-def _instruments(meter_provider: MeterProvider, scope: str) -> dict[str, Any]:
-    meter = meter_provider.get_meter(scope)
-    out: dict[str, Any] = {}
-    for spec in METRICS:
-        if spec.kind == HISTOGRAM:
-            out[spec.name] = meter.create_histogram(
-                spec.name, unit=spec.unit, explicit_bucket_boundaries_advisory=list(_BUCKETS[spec.name])
-            )
-        else:
-            out[spec.name] = meter.create_counter(spec.name, unit=spec.unit)
-    return out
-
-
-def workload(meter_provider: MeterProvider) -> None:
-    """Record one batch of assistant activity: three runs, their steps, tools, tokens and cost."""
-    m = _instruments(meter_provider, "stack-e2e-workload")
-    runs = [
-        # agent (None: agent names turned off), model, status, provider
-        (AGENT, MODEL, "completed"),
-        (AGENT, MODEL, "failed"),
-        ("data-analyst", "gpt-4o", "completed"),
-        (None, MODEL, "expired"),
-    ]
-    for agent, model, status in runs:
-        base = {sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI, sc.GEN_AI_REQUEST_MODEL: model}
-        if agent:
-            base[sc.GEN_AI_AGENT_NAME] = agent
-        for token_type, tokens, source in (
-            ("input", 420, "reported"),
-            ("output", 57, "reported"),
-            ("input", 130, "estimated"),
-        ):
-            m[sc.METRIC_TOKEN_USAGE].record(
-                tokens,
-                {
-                    **base,
-                    sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
-                    sc.GEN_AI_TOKEN_TYPE: token_type,
-                    sc.USAGE_SOURCE: source,
-                },
-            )
-        run_attrs = {**base, sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT}
-        if status != "completed":
-            run_attrs[sc.ERROR_TYPE] = status
-        duration = m[sc.METRIC_OPERATION_DURATION]
-        duration.record(4.2, run_attrs)
-        duration.record(1.3, {**base, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT})
-        duration.record(0.7, {**base, sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL})
-        duration.record(0.2, {**base, sc.GEN_AI_OPERATION_NAME: sc.OP_CREATE_AGENT})
-        for kind, usd in (
-            ("input_tokens", 0.0021),
-            ("output_tokens", 0.0009),
-            ("code_interpreter_session", 0.03),
-        ):
-            m[sc.METRIC_COST].add(usd, {**base, sc.COST_KIND: kind})
-        m[sc.METRIC_RUN_COST].record(0.0021 + 0.0009 + 0.03, base)
-        agent_attrs = {k: v for k, v in base.items() if k != sc.GEN_AI_REQUEST_MODEL}
-        m[sc.METRIC_SESSIONS].add(1, agent_attrs)
-        m[sc.METRIC_RUNS].add(1, {**base, sc.RUN_STATUS: status})
-        tool_agent = {sc.GEN_AI_AGENT_NAME: agent} if agent else {}
-        for tool_type, tool_name in (("extension", "code_interpreter"), ("function", "get_weather")):
-            m[sc.METRIC_TOOL_CALLS].add(
-                1, {**tool_agent, sc.GEN_AI_TOOL_TYPE: tool_type, sc.GEN_AI_TOOL_NAME: tool_name}
-            )
-        for source, steps in (("reported", 2), ("estimated", 1)):
-            m[sc.METRIC_USAGE_STEPS].add(steps, {sc.USAGE_SOURCE: source, sc.GEN_AI_REQUEST_MODEL: model})
-        for token_type, error in (("input", 0.04), ("output", 0.12)):
-            m[sc.METRIC_ESTIMATE_ERROR].record(
-                error, {sc.GEN_AI_TOKEN_TYPE: token_type, sc.GEN_AI_REQUEST_MODEL: model}
-            )
-    unpriced = "ft:gpt-4o-mini:acme"
-    m[sc.METRIC_UNPRICED_TOKENS].add(300, {sc.GEN_AI_REQUEST_MODEL: unpriced, sc.GEN_AI_TOKEN_TYPE: "input"})
-    m[sc.METRIC_UNPRICED_RUNS].add(1, {sc.GEN_AI_REQUEST_MODEL: unpriced})
-    m[sc.METRIC_FETCHES].add(3, {sc.FETCH_KIND: "steps", sc.FETCH_OUTCOME: "ok"})
-    m[sc.METRIC_FETCHES].add(1, {sc.FETCH_KIND: "messages", sc.FETCH_OUTCOME: "timeout"})
+def workload(fake_api: FakeAssistantsAPI) -> None:
+    """One batch of the demo's workload (sync and async runs, streams, tools, an unpriced model),
+    traced and metered by the instrumentor."""
+    run_workload(fake_api.base_url)
+    assert AssistantsInstrumentor().force_flush(20_000)
 
 
 def spend_spike(meter_provider: MeterProvider, usd: float = 2.0) -> None:
@@ -153,6 +81,7 @@ class Stack:
     exporter_url: str
     prometheus: Prometheus
     webhook: Webhook
+    spans: InMemorySpanExporter
 
 
 def _webhook_server() -> tuple[ThreadingHTTPServer, Webhook]:
@@ -205,6 +134,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     meter_provider = MeterProvider(
         metric_readers=[reader], resource=Resource.create({"service.name": "assistants-stack-e2e"})
     )
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    instrumentor = AssistantsInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider,
+                            estimate_sample_rate=1.0)
+    fake_api = FakeAssistantsAPI().start()
+    register_scripts(fake_api)
     exporter_port = free_port()
     exporter, _ = start_http_server(exporter_port, addr="127.0.0.1", registry=REGISTRY)
     hook_server, hook = _webhook_server()
@@ -243,19 +180,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             running(prom_args, tmp / "prometheus.log", f"http://127.0.0.1:{prom_port}/-/ready"),
         ):
             prometheus = Prometheus(f"http://127.0.0.1:{prom_port}")
-            workload(meter_provider)
+            workload(fake_api)
             # Two scrapes of the first batch, then a second batch: counters rise between scrapes.
             wait_for(
                 lambda: prometheus.query("count_over_time(assistants_runs_total[1m]) >= 2"),
                 20,
                 "two scrapes of the workload",
             )
-            workload(meter_provider)
+            workload(fake_api)
             wait_for(
                 lambda: prometheus.query("increase(assistants_runs_total[1m]) > 0"), 20, "the second batch"
             )
-            yield Stack(meter_provider, f"http://127.0.0.1:{exporter_port}/metrics", prometheus, hook)
+            yield Stack(meter_provider, f"http://127.0.0.1:{exporter_port}/metrics", prometheus, hook, spans)
     finally:
+        instrumentor.uninstrument()
+        fake_api.stop()
         meter_provider.shutdown()
         exporter.shutdown()
         hook_server.shutdown()
@@ -302,6 +241,16 @@ def test_exporters_differ_on_a_unit_already_in_the_name() -> None:
     assert prometheus_name(sc.METRIC_TOKEN_USAGE, "token", HISTOGRAM) == "gen_ai_client_token_usage"
 
 
+def test_spend_in_prometheus_equals_the_leaf_costs_of_the_spans(stack: Stack) -> None:
+    leaves = sum(float((span.attributes or {}).get(key, 0.0)) for span in stack.spans.get_finished_spans()
+                 for key in LEAF_COSTS)
+    assert leaves > 0.1  # Code Interpreter sessions and tokens of two batches
+    reported = wait_for(lambda: stack.prometheus.query(
+        'sum(assistants_cost_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})'),
+        20, "the spend")
+    assert float(reported[0]["value"][1]) == pytest.approx(leaves, rel=1e-9)
+
+
 VARIABLE_SETTINGS = [{"assistant": ".*", "model": ".*"}, {"assistant": AGENT, "model": MODEL}]
 
 
@@ -319,7 +268,7 @@ def test_every_dashboard_query_returns_data(stack: Stack, variables: dict[str, s
 
 def test_template_variables_list_real_values(stack: Stack) -> None:
     queries = variable_queries(load_dashboard())
-    assert {"data-analyst", AGENT} <= set(
+    assert {"Weather bot", AGENT} <= set(
         stack.prometheus.label_values("gen_ai_agent_name", "assistants_runs_total")
     )
     assert queries["assistant"] == "label_values(assistants_runs_total, gen_ai_agent_name)"

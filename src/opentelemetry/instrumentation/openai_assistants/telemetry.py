@@ -173,6 +173,8 @@ class Telemetry:
         span: Span = self.tracer.start_span(_name(sc.OP_EXECUTE_TOOL, call.name), kind=SpanKind.INTERNAL,
                                             context=parent, start_time=window.start, attributes=_clean(attrs))
         span.end(window.end)
+        self._duration(window.end - window.start, sc.OP_EXECUTE_TOOL, state.provider, state.run.model,
+                       state.assistant_name, None)
         labels = {sc.GEN_AI_TOOL_TYPE: tool_type(call), sc.GEN_AI_TOOL_NAME: call.name,
                   **self._agent_label(state.assistant_name)}
         self.instruments.tool_calls.add(1, labels)
