@@ -179,21 +179,26 @@ class RunTracker:
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def _track(self, call: Call, run: Run) -> RunState:
-        state = RunState(
+    def _new_state(self, call: Call, run: Run) -> RunState:
+        """What is known about a run when it is created: its call, client, assistant and thread."""
+        assistant = self.assistants.get(run.assistant_id)
+        address, port = observe.server_of(call.client)
+        return RunState(
             run=run,
             parent=call.context,
             started_ns=call.started_ns,
             client=call.client,
             provider=observe.provider_of(call.client),
+            server_address=address,
+            server_port=port,
             request=RunRequest(additional_instructions=observe.text(call.body.get("additional_instructions"))),
+            assistant_name=assistant.name if assistant else None,
+            inherited_metadata={**(assistant.metadata if assistant else {}),
+                                **self.thread_metadata.get(run.thread_id, {})},
         )
-        state.server_address, state.server_port = observe.server_of(call.client)
-        assistant = self.assistants.get(run.assistant_id)
-        state.assistant_name = assistant.name if assistant else None
-        state.inherited_metadata = {**(assistant.metadata if assistant else {}),
-                                    **self.thread_metadata.get(run.thread_id, {})}
-        self._runs[run.id] = state
+
+    def _track(self, call: Call, run: Run) -> RunState:
+        state = self._runs[run.id] = self._new_state(call, run)
         self.on_track()
         while len(self._runs) > self.settings.max_tracked_runs:
             _, oldest = self._runs.popitem(last=False)
@@ -227,21 +232,10 @@ class RunTracker:
         run = Run(id="", thread_id=thread_id, status="failed",
                   assistant_id=observe.text(call.body.get("assistant_id")),
                   model=observe.text(call.body.get("model")), error_code=type(error).__name__)
-        with self._lock:
-            state = self._track_detached(call, run)
+        state = self._new_state(call, run)
         state.end_reason = "request_failed"
         state.ended_ns = time.time_ns()
         self._finish(state)
-
-    def _track_detached(self, call: Call, run: Run) -> RunState:
-        state = RunState(run=run, parent=call.context, started_ns=call.started_ns, client=call.client,
-                         provider=observe.provider_of(call.client))
-        state.server_address, state.server_port = observe.server_of(call.client)
-        assistant = self.assistants.get(run.assistant_id)
-        state.assistant_name = assistant.name if assistant else None
-        state.inherited_metadata = {**(assistant.metadata if assistant else {}),
-                                    **self.thread_metadata.get(run.thread_id, {})}
-        return state
 
     def sweep(self, now_s: Optional[float] = None) -> None:
         """End runs never seen to finish once past their deadline."""
