@@ -223,3 +223,14 @@ def test_opentelemetry_instrument_gives_the_same_tree_as_the_explicit_call() -> 
 
 def test_fake_api_fixture_is_real_http(fake_api: FakeAssistantsAPI) -> None:
     assert fake_api.base_url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("disabled,expected", [("", "True"), ("openai_assistants", "False")])
+def test_opentelemetry_instrument_loads_us_unless_disabled(disabled: str, expected: str) -> None:
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled}
+    code = ("from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor as A;"
+            "print(A().is_instrumented_by_opentelemetry)")
+    out = subprocess.run([str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable, "-c", code],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == expected
