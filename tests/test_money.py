@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import tiktoken
+from driver import Driver
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -158,8 +159,6 @@ def test_two_threads_are_two_sessions(api: Any, instrumented: Any, fake_api: Any
 
 def test_history_reads_grow_with_new_content_not_with_the_thread(otel: Any, fake_api: Any) -> None:
     """A thread of 1,000 messages of which 999 the estimator has seen: one page of history is read."""
-    from conftest import Driver
-
     otel.instrument()
     api = Driver("sync", fake_api.base_url)
     beta = api.client.beta
