@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 
-pytest_plugins = ["fakeapi.pytest_plugin"]
+pytest_plugins = ["fakeapi.pytest_plugin", "redis_server"]
 
 _TIKTOKEN_CACHE = Path(__file__).resolve().parents[2] / "shared" / "tiktoken-cache"
 if "TIKTOKEN_CACHE_DIR" not in os.environ and _TIKTOKEN_CACHE.is_dir():
