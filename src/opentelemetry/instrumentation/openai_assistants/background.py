@@ -40,7 +40,10 @@ class Background:
         with self._lock:
             if len(self._pending) >= self._queue_size or self._stop.is_set():
                 return False
-            future = self._pool().submit(self._run, fn, args)
+            try:
+                future = self._pool().submit(self._run, fn, args)
+            except RuntimeError:  # the pool refuses work once the interpreter is shutting down
+                return False
             self._pending.add(future)
         future.add_done_callback(self._done)
         return True

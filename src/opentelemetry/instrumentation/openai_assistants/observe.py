@@ -7,7 +7,9 @@ or ``None``, never raises.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from typing import Any, Iterable, Optional
 from urllib.parse import urlsplit
 
@@ -23,6 +25,15 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
         return default
     if isinstance(obj, dict):
         return obj.get(name, default)
+    # Hot path (every poll and stream event): a model's fields live in its ``__dict__``, and a name a
+    # pydantic model lacks is answered from its extras without ``getattr``, whose miss raises inside
+    # pydantic's ``__getattr__`` (ten times slower than a hit).
+    values = getattr(obj, "__dict__", None)
+    if values is not None and name in values:
+        return values[name]
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if isinstance(extra, dict) and name not in _class_names(type(obj)):  # type: ignore[arg-type]
+        return extra.get(name, default)
     value = getattr(obj, name, _MISSING)
     if value is _MISSING:
         extra = getattr(obj, "model_extra", None) or getattr(obj, "__pydantic_extra__", None)
@@ -32,17 +43,51 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     return value
 
 
+def fields(obj: Any) -> Any:
+    """All fields of an object at once, for readers of many fields (runs and steps, read at every poll
+    and stream event): a dict as it is, a pydantic model's ``__dict__`` with its extras, else ``get``."""
+    if isinstance(obj, dict):
+        return obj
+    values = getattr(obj, "__dict__", None)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if isinstance(values, dict) and isinstance(extra, dict):
+        return {**extra, **values} if extra else values
+    return _Fields(obj)
+
+
+class _Fields:
+    """``get`` behind a mapping's ``get``, for objects that are neither dicts nor pydantic models."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return get(self._obj, name, default)
+
+
+@functools.lru_cache(maxsize=256)
+def _class_names(cls: type) -> frozenset[str]:
+    """Names a class answers itself (properties, methods): those are read with ``getattr``."""
+    return frozenset(dir(cls))
+
+
 def text(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+_INT64 = 2**63  # OTLP integers are 64-bit: a larger value could not be exported
+
+
 def integer(value: Any) -> Optional[int]:
+    """An integer field; ``None`` for other types, non-finite floats and values beyond 64 bits."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, float):
+        value = int(value) if math.isfinite(value) else None
+    if isinstance(value, int) and -_INT64 <= value < _INT64:
         return value
-    if isinstance(value, float) and value == value:
-        return int(value)
     return None
 
 
@@ -61,7 +106,7 @@ def usage(obj: Any) -> Optional[Usage]:
     """The API's ``usage`` object; ``None`` when absent or unusable."""
     prompt = integer(get(obj, "prompt_tokens"))
     completion = integer(get(obj, "completion_tokens"))
-    if prompt is None or completion is None:
+    if prompt is None or completion is None or prompt < 0 or completion < 0:
         return None
     return Usage(input_tokens=prompt, output_tokens=completion, source="reported")
 
@@ -101,30 +146,31 @@ def assistant(obj: Any) -> Optional[Assistant]:
 
 
 def run(obj: Any) -> Optional[Run]:
-    ident, thread_id = text(get(obj, "id")), text(get(obj, "thread_id"))
+    f = fields(obj)
+    ident, thread_id = text(f.get("id")), text(f.get("thread_id"))
     if not ident or not thread_id:
         return None
-    last_error = get(obj, "last_error")
-    truncation = get(obj, "truncation_strategy")
-    required = get(get(get(obj, "required_action"), "submit_tool_outputs"), "tool_calls")
+    last_error = f.get("last_error")
+    truncation = f.get("truncation_strategy")
+    required = get(get(f.get("required_action"), "submit_tool_outputs"), "tool_calls")
     return Run(
         id=ident,
         thread_id=thread_id,
-        status=text(get(obj, "status")) or "unknown",
-        assistant_id=text(get(obj, "assistant_id")),
-        model=text(get(obj, "model")),
-        instructions=text(get(obj, "instructions")),
-        tools=tool_definitions(get(obj, "tools")),
-        created_at=integer(get(obj, "created_at")),
-        started_at=integer(get(obj, "started_at")),
-        completed_at=integer(get(obj, "completed_at")),
-        failed_at=integer(get(obj, "failed_at")),
-        cancelled_at=integer(get(obj, "cancelled_at")),
-        expires_at=integer(get(obj, "expires_at")),
-        usage=usage(get(obj, "usage")),
+        status=text(f.get("status")) or "unknown",
+        assistant_id=text(f.get("assistant_id")),
+        model=text(f.get("model")),
+        instructions=text(f.get("instructions")),
+        tools=tool_definitions(f.get("tools")),
+        created_at=integer(f.get("created_at")),
+        started_at=integer(f.get("started_at")),
+        completed_at=integer(f.get("completed_at")),
+        failed_at=integer(f.get("failed_at")),
+        cancelled_at=integer(f.get("cancelled_at")),
+        expires_at=integer(f.get("expires_at")),
+        usage=usage(f.get("usage")),
         error_code=text(get(last_error, "code")),
         error_message=text(get(last_error, "message")),
-        incomplete_reason=text(get(get(obj, "incomplete_details"), "reason")),
+        incomplete_reason=text(get(f.get("incomplete_details"), "reason")),
         required_tool_call_ids=[i for i in (text(get(c, "id")) for c in items(required)) if i],
         truncation_last_messages=integer(get(truncation, "last_messages"))
         if text(get(truncation, "type")) == "last_messages"
@@ -134,26 +180,27 @@ def run(obj: Any) -> Optional[Run]:
 
 
 def step(obj: Any) -> Optional[Step]:
-    ident, run_id, thread_id = text(get(obj, "id")), text(get(obj, "run_id")), text(get(obj, "thread_id"))
+    f = fields(obj)
+    ident, run_id, thread_id = text(f.get("id")), text(f.get("run_id")), text(f.get("thread_id"))
     if not ident or not run_id:
         return None
-    details = get(obj, "step_details")
-    last_error = get(obj, "last_error")
+    details = f.get("step_details")
+    last_error = f.get("last_error")
     return Step(
         id=ident,
         run_id=run_id,
         thread_id=thread_id or "",
-        type=text(get(obj, "type")) or text(get(details, "type")) or "unknown",
-        status=text(get(obj, "status")) or "unknown",
-        assistant_id=text(get(obj, "assistant_id")),
-        created_at=integer(get(obj, "created_at")),
-        completed_at=integer(get(obj, "completed_at")),
-        failed_at=integer(get(obj, "failed_at")),
-        cancelled_at=integer(get(obj, "cancelled_at")),
-        expired_at=integer(get(obj, "expired_at")),
+        type=text(f.get("type")) or text(get(details, "type")) or "unknown",
+        status=text(f.get("status")) or "unknown",
+        assistant_id=text(f.get("assistant_id")),
+        created_at=integer(f.get("created_at")),
+        completed_at=integer(f.get("completed_at")),
+        failed_at=integer(f.get("failed_at")),
+        cancelled_at=integer(f.get("cancelled_at")),
+        expired_at=integer(f.get("expired_at")),
         message_id=text(get(get(details, "message_creation"), "message_id")),
         tool_calls=[c for c in (tool_call(raw) for raw in items(get(details, "tool_calls"))) if c],
-        usage=usage(get(obj, "usage")),
+        usage=usage(f.get("usage")),
         error_code=text(get(last_error, "code")),
         error_message=text(get(last_error, "message")),
     )

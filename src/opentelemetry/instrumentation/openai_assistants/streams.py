@@ -32,14 +32,12 @@ class RunStreamWatcher:
 
     def event(self, event: Any) -> None:
         name = observe.text(observe.get(event, "event")) or ""
-        data = observe.get(event, "data")
-        now = time.time_ns()
         if name.startswith(_STEP_PREFIX):
-            self._step_event(name[len(_STEP_PREFIX):], data, now)
+            self._step_event(name[len(_STEP_PREFIX):], observe.get(event, "data"), time.time_ns())
         elif name.startswith(_RUN_PREFIX):
-            self._run_event(name, data, now)
-        elif name in _MESSAGE_DONE:
-            message = observe.message(data)
+            self._run_event(name, observe.get(event, "data"), time.time_ns())
+        elif name in _MESSAGE_DONE:  # message deltas, most of a stream, are only looked at by name
+            message = observe.message(observe.get(event, "data"))
             if message is not None:
                 self._tracker.observe_message(message)
 

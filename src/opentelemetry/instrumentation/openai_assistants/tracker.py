@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 _RUN_CREATE = re.compile(r"^threads/(?:[^/]+/)?runs$")
 _SUBMIT = re.compile(r"^threads/[^/]+/runs/([^/]+)/submit_tool_outputs$")
 _THREAD_MESSAGES = re.compile(r"^threads/([^/]+)/messages$")
+_STEADY = frozenset({"queued", "in_progress"})  # statuses in which a poll rarely tells anything new
 
 
 class BoundedDict(OrderedDict):  # type: ignore[type-arg]
@@ -91,6 +92,8 @@ class RunTracker:
     def observe_object(self, call: Call, obj: Any) -> None:
         kind = observe.get(obj, "object")
         if kind == "thread.run":
+            if self._unchanged(obj):
+                return
             run = observe.run(obj)
             if run is not None:
                 self.observe_run(call, run, created=self.is_creation(call))
@@ -108,6 +111,23 @@ class RunTracker:
             thread_id = observe.text(observe.get(obj, "id"))
             if thread_id:
                 self.thread_metadata.put(thread_id, observe.metadata(obj))
+
+    def _unchanged(self, obj: Any) -> bool:
+        """A poll of a tracked run that tells nothing new, the common case: skip building its record.
+
+        While a run stays ``queued`` or ``in_progress`` only its start time and metadata can change
+        (usage, errors, ends and required actions come with other statuses; the rest is fixed at creation).
+        """
+        f = observe.fields(obj)
+        status, run_id = f.get("status"), f.get("id")
+        if not isinstance(status, str) or status not in _STEADY or not isinstance(run_id, str):
+            return False
+        with self._lock:
+            state = self._runs.get(run_id)
+            last = state.run if state is not None else None
+        return (last is not None and status == last.status
+                and observe.integer(f.get("started_at")) == last.started_at
+                and observe.metadata(obj) == last.metadata)
 
     def observe_assistant(self, call: Call, assistant: Optional[Assistant]) -> None:
         if assistant is None:
