@@ -32,6 +32,7 @@ from .timing import Window, run_window, step_window, tool_window
 logger = logging.getLogger(__name__)
 
 Attrs = dict[str, Any]
+_FAILED_STEPS = frozenset({"failed", "expired", "cancelled"})
 _TOOL_TYPES = {"function": sc.TOOL_TYPE_FUNCTION, "code_interpreter": sc.TOOL_TYPE_EXTENSION,
                "file_search": sc.TOOL_TYPE_DATASTORE}
 
@@ -148,15 +149,16 @@ class Telemetry:
         attrs.update(view.step_attributes(step.step.id))
         span = self.tracer.start_span(_name(sc.OP_CHAT, state.run.model), kind=SpanKind.CLIENT,
                                       context=parent, start_time=window.start, attributes=_clean(attrs))
-        if step.step.status in ("failed", "expired", "cancelled"):
-            span.set_attribute(sc.ERROR_TYPE, step.step.error_code or step.step.status)
+        error = step.step.error_code or step.step.status if step.step.status in _FAILED_STEPS else None
+        if error:
+            span.set_attribute(sc.ERROR_TYPE, error)
             span.set_status(Status(StatusCode.ERROR, step.step.error_message or step.step.status))
         child = trace.set_span_in_context(span)
         for _, call, call_window in calls:
             self._tool(state, call, call_window, view, child, base)
         span.end(end)
         self._duration(end - window.start, sc.OP_CHAT, state.provider, state.run.model, state.assistant_name,
-                       None)
+                       error)
 
     def _tool(self, state: RunState, call: ToolCall, window: Window, view: Ledger, parent: Any,
               base: Attrs) -> None:
