@@ -295,5 +295,5 @@ class PriceBook:
             if first and len(self._warned) < 10_000:
                 self._warned.add(key)
         if first:
-            logger.warning("No price: %s; its cost is left out (not counted as 0)", reason)
+            logger.warning("openai-assistants: %s; its cost is left out, not counted as 0", reason)
         return Unpriced(reason)
