@@ -322,13 +322,24 @@ def page_items(obj: Any) -> Iterable[Any]:
 
 def provider_of(client: Any) -> str:
     """``azure.ai.openai`` for the SDK's Azure clients, else ``openai``."""
-    names = {cls.__name__ for cls in type(client).__mro__}
+    return _provider(type(client))
+
+
+@functools.lru_cache(maxsize=64)
+def _provider(cls: type) -> str:
+    names = {c.__name__ for c in cls.__mro__}
     return PROVIDER_AZURE if {"AzureOpenAI", "AsyncAzureOpenAI"} & names else PROVIDER_OPENAI
 
 
 def server_of(client: Any) -> tuple[Optional[str], Optional[int]]:
     try:
-        parts = urlsplit(str(client.base_url))
-        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        return _server(str(client.base_url))
     except Exception:
         return None, None
+
+
+@functools.lru_cache(maxsize=64)
+def _server(url: str) -> tuple[Optional[str], Optional[int]]:
+    """Parsed once per base URL: every run creation asks."""
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)

@@ -1,0 +1,698 @@
+"""Overhead of the instrumentation on the app's calls, against the uninstrumented SDK and against peers.
+
+The real ``openai`` SDK talks to an in-process ``httpx2`` transport (no sockets) that replays Assistants
+JSON and SSE recorded from the fake API's own logic (``fakeapi.api``), so the numbers are the cost of the
+SDK plus the instrumentation, not of a server. Instrumented and uninstrumented blocks alternate
+(ABBA...), toggled with ``instrument()``/``uninstrument()``, and each pair of adjacent blocks gives one
+ratio; the table shows the median and the 10th-90th percentiles of those ratios.
+
+Run: ``python benchmarks/bench_overhead.py [--quick] [--peers]`` (prints a markdown report; not a test).
+``--peers`` builds one virtualenv per peer instrumentation under ``benchmarks/.venvs/`` and re-runs this
+script there with ``--peer NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # fakeapi
+_CACHE = REPO.parent / "shared" / "tiktoken-cache"
+if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(_CACHE)
+
+import httpx2  # noqa: E402
+import openai  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
+
+from fakeapi.api import Api, Reply, StreamReply  # noqa: E402
+from fakeapi.clock import FakeClock  # noqa: E402
+from fakeapi.scripts import Code, Say, Script  # noqa: E402
+from fakeapi.state import World  # noqa: E402
+from fakeapi.validate import check_event, check_object  # noqa: E402
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants API is deprecated
+
+VENVS = Path(__file__).resolve().parent / ".venvs"
+PEERS = {
+    "openllmetry": "opentelemetry-instrumentation-openai",
+    "openinference": "openinference-instrumentation-openai",
+}
+MODEL = "gpt-4o"
+BASE_URL = "http://assistants.bench/v1"
+
+# --- payloads recorded from the fake API's logic ------------------------------------------------------
+
+# A run id is ``run_`` + a scenario letter + 23 hex digits, as long as the recorded ids, so one byte
+# replacement turns a recorded body into the body of another run. The letter tells the transport what
+# the run does, so the transport keeps no per-run state (which would show up in the memory numbers).
+HOLD, QUICK, MULTI, STREAM = "h", "q", "m", "s"
+_PLACEHOLDER = "run_" + "@" * 24
+
+
+def _run_id(kind: str, n: int) -> str:
+    return f"run_{kind}{n:023x}"
+
+
+@dataclass
+class Payloads:
+    thread_id: str
+    assistant_id: str
+    assistant: bytes
+    created: bytes  # queued
+    polls: list[bytes]  # what successive reads of a multi-step run return, the last one completed
+    steps: bytes
+    messages: bytes
+    sse: bytes
+    sse_cuts: list[int]  # where to cut the SSE body into the chunks a server would send
+    stream_events: int
+
+
+def _encode(body: Any, run_id: str) -> bytes:
+    return json.dumps(body).replace(run_id, _PLACEHOLDER).encode()
+
+
+def record() -> Payloads:
+    """Play two runs through the fake API in-process and keep what it answered, validated by the SDK's models."""
+    multi = Script([Code("import math\nprint(math.pi)", logs=["3.14159\n"]),
+                    Code("print(sum(range(10)))", logs=["45\n"]),
+                    Say("Pi is about 3.14159 and the sum is 45.")])
+    long_code = "\n".join(f"values_{i} = [x * {i} for x in range(100)]" for i in range(20))
+    long_text = " ".join(f"Sentence {i} of the answer explains one more detail." for i in range(40))
+    streamed = Script([Code(long_code, logs=["done\n"]), Say(long_text, chunk=8)])
+    api = Api(World(FakeClock()), {"multi": multi, "streamed": streamed}, lambda: True)
+
+    def call(method: str, path: str, body: Optional[dict[str, Any]] = None, **query: Any) -> Any:
+        reply = api.handle(method, path, query, body or {})
+        if isinstance(reply, Reply):
+            check_object(reply.body)
+            return reply.body
+        assert isinstance(reply, StreamReply)
+        events = list(reply.events)
+        for name, data in events:
+            check_event(name, data)
+        return events
+
+    assistant = call("POST", "/assistants", {"model": MODEL, "name": "bench-assistant",
+                                             "instructions": "You answer briefly.",
+                                             "tools": [{"type": "code_interpreter"}]})
+    thread = call("POST", "/threads", {"messages": [{"role": "user", "content": "What is pi?"}]})
+    run = call("POST", f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"],
+                                                          "metadata": {"script": "multi"}})
+    rid = run["id"]
+    polls = []
+    while not polls or polls[-1]["status"] not in ("completed", "failed"):
+        polls.append(call("GET", f"/threads/{thread['id']}/runs/{rid}"))
+    steps = call("GET", f"/threads/{thread['id']}/runs/{rid}/steps", order="asc", limit="100")
+    messages = call("GET", f"/threads/{thread['id']}/messages", order="desc", limit="100")
+    events = call("POST", f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True,
+                                                             "metadata": {"script": "streamed"}})
+    sid = next(data["id"] for name, data in events if name == "thread.run.created")
+    chunks = [f"event: {name}\ndata: {json.dumps(data)}\n\n".replace(sid, _PLACEHOLDER).encode()
+              for name, data in events]
+    chunks.append(b"event: done\ndata: [DONE]\n\n")
+    cuts, at = [], 0
+    for chunk in chunks:
+        at += len(chunk)
+        cuts.append(at)
+    return Payloads(
+        thread_id=thread["id"], assistant_id=assistant["id"], assistant=json.dumps(assistant).encode(),
+        created=_encode(run, rid), polls=[_encode(p, rid) for p in polls], steps=_encode(steps, rid),
+        messages=_encode(messages, rid), sse=b"".join(chunks), sse_cuts=cuts, stream_events=len(events),
+    )
+
+
+# --- the in-process transport ------------------------------------------------------------------------
+
+
+class _Chunks(httpx2.SyncByteStream):
+    def __init__(self, body: bytes, cuts: list[int]) -> None:
+        self._body, self._cuts = body, cuts
+
+    def __iter__(self) -> Iterator[bytes]:
+        start = 0
+        for end in self._cuts:
+            yield self._body[start:end]
+            start = end
+
+
+class ReplayTransport(httpx2.BaseTransport):
+    """Answers the SDK's requests from ``Payloads``; the run id's letter says what each run does."""
+
+    _JSON = (("content-type", "application/json"), ("openai-poll-after-ms", "0"), ("x-request-id", "req_bench"))
+    _SSE = (("content-type", "text/event-stream; charset=utf-8"), ("x-request-id", "req_bench"))
+
+    def __init__(self, payloads: Payloads) -> None:
+        self.p = payloads
+        self.finishing = False  # held runs read as completed from now on
+        self._counter = 0
+        self.last_run = ""  # the messages of a thread are those of its last run
+        self._polled: dict[str, int] = {}  # multi-step runs in flight -> reads so far
+        self._lock = threading.Lock()
+
+    def new_id(self, kind: str) -> str:
+        with self._lock:
+            self._counter += 1
+            self.last_run = _run_id(kind, self._counter)
+            return self.last_run
+
+    def _json(self, body: bytes, run_id: str = "") -> httpx2.Response:
+        if run_id:
+            body = body.replace(_PLACEHOLDER.encode(), run_id.encode())
+        return httpx2.Response(200, headers=self._JSON, content=body)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        parts = request.url.path.split("/")[2:]  # after /v1
+        post = request.method == "POST"
+        if parts[0] == "assistants":
+            return self._json(self.p.assistant)
+        if len(parts) == 3 and parts[2] == "messages":
+            return self._json(self.p.messages, self.last_run)
+        if len(parts) == 3 and post:  # threads/{id}/runs
+            options = json.loads(request.content or b"{}")
+            kind = (options.get("metadata") or {}).get("kind", HOLD)
+            if options.get("stream"):
+                body = self.p.sse.replace(_PLACEHOLDER.encode(), self.new_id(STREAM).encode())
+                return httpx2.Response(200, headers=self._SSE, stream=_Chunks(body, self.p.sse_cuts))
+            return self._json(self.p.created, self.new_id(kind))
+        run_id = parts[3]
+        if len(parts) == 5 and parts[4] == "steps":
+            return self._json(self.p.steps, run_id)
+        kind = run_id[4]
+        if kind == MULTI:
+            with self._lock:
+                n = self._polled.get(run_id, 0)
+                self._polled[run_id] = n + 1
+                if n + 1 >= len(self.p.polls):
+                    del self._polled[run_id]
+            return self._json(self.p.polls[min(n, len(self.p.polls) - 1)], run_id)
+        done = kind == QUICK or (kind == HOLD and self.finishing)
+        return self._json(self.p.polls[-1] if done else self.p.polls[0], run_id)
+
+
+def make_client(payloads: Payloads) -> tuple[openai.OpenAI, ReplayTransport]:
+    transport = ReplayTransport(payloads)
+    client = openai.OpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
+                           http_client=openai.DefaultHttpxClient(transport=transport))
+    return client, transport
+
+
+# --- telemetry sinks and the instrumentations under test ---------------------------------------------
+
+
+class CountingExporter(SpanExporter):
+    """Counts spans and keeps none (so memory numbers measure the instrumentation, not the exporter)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.names: dict[str, int] = {}
+
+    def export(self, spans: Any) -> SpanExportResult:
+        for span in spans:
+            assert isinstance(span, ReadableSpan)
+            self.count += 1
+            self.names[span.name.split(" ")[0]] = self.names.get(span.name.split(" ")[0], 0) + 1
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+class Subject:
+    """One instrumentation, switched on and off between blocks."""
+
+    name = "ours"
+
+    def __init__(self) -> None:
+        self.exporter = CountingExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.instrumentor = self._make()
+
+    def _make(self) -> Any:
+        from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+
+        return AssistantsInstrumentor()
+
+    def on(self) -> None:
+        self.instrumentor.instrument(tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
+
+    def off(self) -> None:
+        self.instrumentor.uninstrument()
+
+    def flush(self) -> None:
+        flush = getattr(self.instrumentor, "force_flush", None)
+        if flush is not None:
+            flush()
+        self.tracer_provider.force_flush()
+
+    def version(self) -> str:
+        return importlib_metadata.version("opentelemetry-instrumentation-openai-assistants")
+
+
+class Peer(Subject):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__()
+
+    def _make(self) -> Any:
+        if self.name == "openllmetry":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+        else:
+            from openinference.instrumentation.openai import OpenAIInstrumentor  # type: ignore[no-redef]
+        return OpenAIInstrumentor()
+
+    def version(self) -> str:
+        return importlib_metadata.version(PEERS[self.name])
+
+
+# --- background CPU: time spent inside the instrumentation's worker threads ---------------------------
+
+
+class BackgroundClock:
+    """Wraps ``Background._run`` to add up the CPU time (``thread_time``) of every piece of background work."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.jobs = 0
+        self._lock = threading.Lock()
+        try:
+            from opentelemetry.instrumentation.openai_assistants.background import Background
+        except ImportError:
+            return
+        original = Background._run
+
+        def timed(background: Any, fn: Any, args: Any) -> None:
+            start = time.thread_time()
+            try:
+                original(background, fn, args)
+            finally:
+                spent = time.thread_time() - start
+                with self._lock:
+                    self.cpu_s += spent
+                    self.jobs += 1
+
+        Background._run = timed  # type: ignore[method-assign]
+
+
+# --- workloads -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    name: str
+    calls: int  # per block
+    op: Callable[[], Any]
+    setup: Callable[[], None] = lambda: None  # before each block, untimed
+    runs_per_call: float = 0.0  # runs that end per call (for background CPU and spans per run)
+
+
+def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, scale: float) -> list[Workload]:
+    runs = client.beta.threads.runs
+    held: dict[str, str] = {}
+
+    def hold() -> None:  # a run in flight, created (so tracked) in the block's own arm
+        transport.finishing = False
+        held["id"] = runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id).id
+
+    def finish_one() -> None:  # a finished run whose messages the app then reads
+        runs.create_and_poll(thread_id=p.thread_id, assistant_id=p.assistant_id, metadata={"kind": MULTI},
+                             poll_interval_ms=0)
+
+    def stream() -> None:
+        with runs.stream(thread_id=p.thread_id, assistant_id=p.assistant_id) as events:
+            events.until_done()
+
+    def n(calls: int) -> int:
+        return max(2, int(calls * scale))
+
+    return [
+        Workload("runs.create", n(400), lambda: runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id)),
+        Workload("runs.retrieve (polling)", n(400), lambda: runs.retrieve(held["id"], thread_id=p.thread_id),
+                 setup=hold),
+        Workload(f"create_and_poll ({len(p.polls)} reads, 3 steps)", n(60),
+                 lambda: runs.create_and_poll(thread_id=p.thread_id, assistant_id=p.assistant_id,
+                                              metadata={"kind": MULTI}, poll_interval_ms=0),
+                 runs_per_call=1.0),
+        Workload(f"runs.stream().until_done() ({p.stream_events} events)", n(12), stream, runs_per_call=1.0),
+        Workload("steps.list (3 steps)", n(400), lambda: runs.steps.list(held["id"], thread_id=p.thread_id),
+                 setup=hold),
+        Workload("messages.list (after the run)", n(400),
+                 lambda: client.beta.threads.messages.list(thread_id=p.thread_id), setup=finish_one),
+    ]
+
+
+@dataclass
+class Result:
+    name: str
+    ratios: list[float] = field(default_factory=list)
+    base_us: list[float] = field(default_factory=list)  # per call, uninstrumented
+    inst_us: list[float] = field(default_factory=list)
+    own_ratios: list[float] = field(default_factory=list)  # CPU of the calling thread
+    cpu_ratios: list[float] = field(default_factory=list)  # process CPU (all threads)
+    errors: dict[str, int] = field(default_factory=dict)  # exception type -> count, instrumented arm
+    base_errors: dict[str, int] = field(default_factory=dict)
+    bg_cpu_s: float = 0.0
+    runs: float = 0.0
+
+
+def _block(w: Workload, errors: dict[str, int]) -> tuple[float, float, float]:
+    """Wall time, the calling thread's CPU time, and the whole process's CPU time of one block."""
+    w.setup()
+    gc.collect()
+    wall, own, cpu = time.perf_counter(), time.thread_time(), time.process_time()
+    for _ in range(w.calls):
+        try:
+            w.op()
+        except Exception as error:  # an instrumentation that raises into the app: counted and reported
+            errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+    return time.perf_counter() - wall, time.thread_time() - own, time.process_time() - cpu
+
+
+def measure(subject: Subject, loads: list[Workload], pairs: int, bg: BackgroundClock) -> list[Result]:
+    results = []
+    for w in loads:
+        r = Result(w.name)
+        subject.on()  # warm-up, both arms
+        _block(w, {})
+        subject.flush()
+        subject.off()
+        _block(w, {})
+        for i in range(pairs):
+            times: dict[bool, tuple[float, float, float]] = {}
+            for instrumented in ((False, True) if i % 2 == 0 else (True, False)):
+                if instrumented:
+                    subject.on()
+                    bg_cpu = bg.cpu_s
+                    times[True] = _block(w, r.errors)
+                    subject.flush()
+                    r.bg_cpu_s += bg.cpu_s - bg_cpu
+                    subject.off()  # ends runs still in flight
+                    r.runs += w.runs_per_call * w.calls
+                else:
+                    times[False] = _block(w, r.base_errors)
+            r.ratios.append(times[True][0] / times[False][0])
+            r.own_ratios.append(times[True][1] / times[False][1])
+            r.cpu_ratios.append(times[True][2] / times[False][2])
+            r.base_us.append(times[False][0] / w.calls * 1e6)
+            r.inst_us.append(times[True][0] / w.calls * 1e6)
+        results.append(r)
+    return results
+
+
+def _spans_per_call(subject: Subject, w: Workload) -> float:
+    """Spans one call makes, counted on its own (runs still in flight are ended by uninstrument: excluded)."""
+    subject.on()
+    w.setup()
+    subject.flush()
+    before = subject.exporter.count
+    for _ in range(5):
+        with contextlib.suppress(Exception):  # errors are counted by ``measure``
+            w.op()
+    subject.flush()
+    spans = subject.exporter.count - before
+    subject.off()
+    return spans / 5
+
+
+# --- memory --------------------------------------------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory(subject: Subject, client: openai.OpenAI, transport: ReplayTransport, p: Payloads,
+           in_flight: int, finished: int) -> dict[str, Any]:
+    runs = client.beta.threads.runs
+    out: dict[str, Any] = {"in_flight": in_flight, "finished": finished}
+
+    def hold_many() -> int:
+        transport.finishing = False
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        ids = [runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id).id for _ in range(in_flight)]
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - start
+        transport.finishing = True
+        for run_id in ids:
+            runs.retrieve(run_id, thread_id=p.thread_id)
+        return held
+
+    tracemalloc.start()
+    for instrumented in (False, True):
+        if instrumented:
+            subject.on()
+        hold_many()  # warm-up: first-use allocations (pools, caches, interned strings)
+        subject.flush()
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        held = hold_many()
+        subject.flush()
+        gc.collect()
+        key = "inst" if instrumented else "sdk"
+        out[f"in_flight_bytes_{key}"] = held
+        out[f"after_in_flight_bytes_{key}"] = tracemalloc.get_traced_memory()[0] - base
+        if instrumented:
+            subject.off()
+    # finished runs: create, read once (completed), repeat; background drained at checkpoints
+    subject.on()
+    for _ in range(200):
+        runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id, metadata={"kind": QUICK})
+    subject.flush()
+    gc.collect()
+    base, rss0 = tracemalloc.get_traced_memory()[0], _rss_mb()
+    checkpoints = {finished // 10, finished // 2, finished}
+    trail = []
+    for i in range(1, finished + 1):
+        run = runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id, metadata={"kind": QUICK})
+        runs.retrieve(run.id, thread_id=p.thread_id)
+        if i % 1000 == 0 or i in checkpoints:
+            subject.flush()  # the queue holds at most 1000 runs; drain so none is dropped
+        if i in checkpoints:
+            gc.collect()
+            trail.append((i, tracemalloc.get_traced_memory()[0] - base, _rss_mb() - rss0))
+    out["finished_trail"] = trail
+    out["spans_after_finished"] = subject.exporter.count
+    subject.off()
+    gc.collect()
+    out["after_uninstrument_bytes"] = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return out
+
+
+# --- one subject, in this interpreter ------------------------------------------------------------------
+
+
+def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    payloads = record()
+    client, transport = make_client(payloads)
+    subject = Subject() if name == "ours" else Peer(name)
+    bg = BackgroundClock()
+    loads = [w for w in workloads(client, transport, payloads, scale=0.4 if quick else 1.0)
+             if not only or any(o in w.name for o in only)]
+    results = measure(subject, loads, pairs=6 if quick else 24, bg=bg)
+    per_call = {w.name: _spans_per_call(subject, w) for w in loads}
+    out: dict[str, Any] = {
+        "subject": name,
+        "version": subject.version(),
+        "python": platform.python_version(),
+        "openai": openai.__version__,
+        "httpx2": importlib_metadata.version("httpx2"),
+        "otel_sdk": importlib_metadata.version("opentelemetry-sdk"),
+        "results": [],
+    }
+    for r in results:
+        out["results"].append({
+            "name": r.name, "ratios": r.ratios, "own_ratios": r.own_ratios, "cpu_ratios": r.cpu_ratios,
+            "base_us": r.base_us, "inst_us": r.inst_us, "spans_per_call": per_call[r.name], "errors": r.errors,
+            "base_errors": r.base_errors,
+            "bg_cpu_us_per_run": (r.bg_cpu_s / r.runs * 1e6) if r.runs and bg.jobs else None,
+        })
+    if with_memory:  # peers too: what an instrumentation keeps per run is part of its cost
+        out["memory"] = memory(subject, client, transport, payloads, in_flight=500 if quick else 2000,
+                               finished=int(os.environ.get("BENCH_FINISHED", 10_000 if quick else 100_000)))
+    return out
+
+
+# --- peers: one virtualenv each -----------------------------------------------------------------------
+
+
+def _peer_python(name: str) -> Path:
+    venv = VENVS / name
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    sdk = importlib_metadata.version("opentelemetry-sdk")
+    packages = [f"openai=={openai.__version__}", f"opentelemetry-sdk=={sdk}", PEERS[name]]
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
+                   check=True)
+    return python
+
+
+def run_peer(name: str, quick: bool, no_memory: bool, only: list[str]) -> dict[str, Any]:
+    try:
+        python = _peer_python(name)
+    except subprocess.CalledProcessError as error:
+        return {"subject": name, "failed": f"could not install: {error}"}
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [str(python), str(Path(__file__).resolve()), "--peer", name, "--json", out.name]
+        cmd += ["--quick"] * quick + ["--no-memory"] * no_memory + [f"--only={o}" for o in only]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            return {"subject": name, "failed": done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
+        return json.loads(Path(out.name).read_text())
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def _spread(values: list[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    deciles = statistics.quantiles(values, n=10, method="inclusive")
+    return statistics.median(values), deciles[0], deciles[-1]
+
+
+def _ratio(values: list[float]) -> str:
+    med, lo, hi = _spread(values)
+    return f"{med:.3f} ({lo:.3f}-{hi:.3f})"
+
+
+def _cell(result: dict[str, Any], subject: str) -> str:
+    errors = ", ".join(f"{k} x{v}" for k, v in result["errors"].items() if k not in result["base_errors"])
+    if errors:
+        return f"raises into the app: {errors}; {_ratio(result['ratios'])}"
+    if subject != "ours" and not result["spans_per_call"]:
+        return f"unsupported (0 spans); {_ratio(result['ratios'])}"
+    return _ratio(result["ratios"])
+
+
+def report(all_results: list[dict[str, Any]], quick: bool) -> str:
+    ours = all_results[0]
+    lines = [
+        "# Instrumentation overhead: OpenAI Assistants API",
+        "",
+        f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; mode: {'quick' if quick else 'full'}",
+        f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{platform.processor() or 'unknown processor'}",
+        f"- Python {ours['python']} ({platform.python_implementation()}); openai {ours['openai']}, "
+        f"httpx2 {ours['httpx2']}, opentelemetry-sdk {ours['otel_sdk']}",
+        "- subjects: " + ", ".join(f"{r['subject']} {r.get('version', '?')}" for r in all_results),
+        "- transport: in-process httpx2 transport replaying fake-API JSON/SSE (no sockets); exporter counts "
+        "spans and keeps none; metrics to an InMemoryMetricReader",
+        "",
+        "## Wall time per call, instrumented / uninstrumented (median of per-pair ratios, p10-p90)",
+        "",
+        "| call | SDK alone, us/call | ours, us added/call | " + " | ".join(r["subject"] for r in all_results) + " |",
+        "|---|---|---|" + "---|" * len(all_results),
+    ]
+    for i, res in enumerate(ours["results"]):
+        cells = []
+        for subject in all_results:
+            if "failed" in subject:
+                cells.append(f"failed: {subject['failed']}")
+                continue
+            cells.append(_cell(subject["results"][i], subject["subject"]))
+        added = statistics.median(i - b for i, b in zip(res["inst_us"], res["base_us"]))
+        lines.append(f"| {res['name']} | {statistics.median(res['base_us']):.0f} | {added:.0f} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "## CPU time of the calling thread, instrumented / uninstrumented (insensitive to other load)", "",
+              "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
+              "|---|" + "---|" * len(all_results)]
+    for i, res in enumerate(ours["results"]):
+        cells = [_ratio(s["results"][i]["own_ratios"]) if "failed" not in s else "-" for s in all_results]
+        lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Process CPU (all threads, background included), instrumented / uninstrumented", "",
+              "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
+              "|---|" + "---|" * len(all_results)]
+    for i, res in enumerate(ours["results"]):
+        cells = [_ratio(s["results"][i]["cpu_ratios"]) if "failed" not in s else "-" for s in all_results]
+        lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Spans per call (counted on their own; ours emits a run's spans when it ends)", "",
+              "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
+              "|---|" + "---|" * len(all_results)]
+    for i, res in enumerate(ours["results"]):
+        cells = [f"{s['results'][i]['spans_per_call']:.1f}" if "failed" not in s else "-" for s in all_results]
+        lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Background CPU (ours; worker threads, per finished run)", ""]
+    for res in ours["results"]:
+        if res["bg_cpu_us_per_run"] is not None:
+            lines.append(f"- {res['name']}: {res['bg_cpu_us_per_run']:.0f} us CPU per run")
+    with_memory = [r for r in all_results if r.get("memory")]
+    if with_memory:
+        first = with_memory[0]["memory"]
+        lines += ["", "## Memory (tracemalloc; RSS where noted)", "",
+                  f"In-flight runs: {first['in_flight']:,} runs created and held in progress, then finished; "
+                  "finished runs: create + one read each, background drained every 1,000 runs, measured above a "
+                  "baseline taken after 200 such runs.", "",
+                  "| | " + " | ".join(r["subject"] for r in with_memory) + " |",
+                  "|---|" + "---|" * len(with_memory)]
+
+        def row(label: str, cell: Callable[[dict[str, Any]], str]) -> None:
+            lines.append(f"| {label} | " + " | ".join(cell(r["memory"]) for r in with_memory) + " |")
+
+        row("bytes per in-flight run (minus SDK alone)",
+            lambda m: f"{(m['in_flight_bytes_inst'] - m['in_flight_bytes_sdk']) / m['in_flight']:.0f}")
+        row("KiB kept once those runs finished (SDK alone)",
+            lambda m: f"{m['after_in_flight_bytes_inst'] / 1024:.1f} ({m['after_in_flight_bytes_sdk'] / 1024:.1f})")
+        for i, (n, _, _) in enumerate(first["finished_trail"]):
+            row(f"KiB kept after {n:,} finished runs (RSS MiB)",
+                lambda m, i=i: f"{m['finished_trail'][i][1] / 1024:.1f} ({m['finished_trail'][i][2]:.1f})")
+        row("KiB kept after uninstrument()", lambda m: f"{m['after_uninstrument_bytes'] / 1024:.1f}")
+        row("spans exported for those runs", lambda m: f"{m['spans_after_finished']:,}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer blocks and runs")
+    parser.add_argument("--peers", action="store_true", help="also measure peer instrumentations")
+    parser.add_argument("--peer", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="write the raw results here")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument("--only", action="append", default=[], help="only calls whose name contains this")
+    parser.add_argument("--report-from", help="print the report of a --json file again, measuring nothing")
+    args = parser.parse_args()
+    if args.report_from:
+        print(report(json.loads(Path(args.report_from).read_text()), args.quick))
+        return
+    if args.peer:
+        results = run_subject(args.peer, args.quick, with_memory=not args.no_memory, only=tuple(args.only))
+        Path(args.json).write_text(json.dumps(results))
+        return
+    results = [run_subject("ours", args.quick, with_memory=not args.no_memory, only=tuple(args.only))]
+    if args.peers:
+        results += [run_peer(name, args.quick, args.no_memory, args.only) for name in PEERS]
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
+    print(report(results, args.quick))
+
+
+if __name__ == "__main__":
+    main()
