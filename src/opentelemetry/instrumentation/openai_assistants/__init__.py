@@ -102,6 +102,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
+        self._tracker = self._background = self._fetcher = None  # let every cache go
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.

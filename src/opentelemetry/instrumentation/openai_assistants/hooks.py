@@ -89,9 +89,9 @@ def _active(observer: Observer) -> bool:
 
 
 def _begin(observer: Observer, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if not _active(observer):
-        return None
     options = args[1] if len(args) > 1 else kwargs.get("options")
+    if getattr(options, "method", None) == "get" or not _active(observer):
+        return None  # reads (every poll) need no call record: what they return is observed at parse time
     call = _safe("reading a request", _call_from_options, instance, options)
     if call is None:
         return None

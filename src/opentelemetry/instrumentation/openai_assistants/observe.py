@@ -322,7 +322,7 @@ def page_items(obj: Any) -> Iterable[Any]:
 
 def provider_of(client: Any) -> str:
     """``azure.ai.openai`` for the SDK's Azure clients, else ``openai``."""
-    return _provider(type(client))
+    return _provider(type(client))  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=64)

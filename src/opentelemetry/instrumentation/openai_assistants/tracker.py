@@ -60,9 +60,9 @@ class RunTracker:
         self._on_message = on_message
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, RunState] = OrderedDict()
-        self._ended: BoundedDict = BoundedDict(max(1000, settings.max_tracked_runs))
+        self._ended: BoundedDict = BoundedDict(1000)  # only with trace_observed_runs: runs not to trace again
         self.assistants: BoundedDict = BoundedDict(1000)
-        self.thread_metadata: BoundedDict = BoundedDict(10_000)
+        self.thread_metadata: BoundedDict = BoundedDict(1000)  # allow-listed keys only, until a run starts
         self._evicted: list[RunState] = []
         self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
 
@@ -109,8 +109,8 @@ class RunTracker:
             self.observe_assistant(call, observe.assistant(obj))
         elif kind == "thread":
             thread_id = observe.text(observe.get(obj, "id"))
-            if thread_id:
-                self.thread_metadata.put(thread_id, observe.metadata(obj))
+            if thread_id and self.settings.metadata_keys:
+                self.thread_metadata.put(thread_id, self._allowed(observe.metadata(obj)))
 
     def _unchanged(self, obj: Any) -> bool:
         """A poll of a tracked run that tells nothing new, the common case: skip building its record.
@@ -213,7 +213,7 @@ class RunTracker:
             server_port=port,
             request=RunRequest(additional_instructions=observe.text(call.body.get("additional_instructions"))),
             assistant_name=assistant.name if assistant else None,
-            inherited_metadata={**(assistant.metadata if assistant else {}),
+            inherited_metadata={**self._allowed(assistant.metadata if assistant else {}),
                                 **self.thread_metadata.get(run.thread_id, {})},
         )
 
@@ -222,14 +222,22 @@ class RunTracker:
         self.on_track()
         while len(self._runs) > self.settings.max_tracked_runs:
             _, oldest = self._runs.popitem(last=False)
-            self._ended.put(oldest.run.id, True)
+            self._forget(oldest.run.id)
             oldest.end_reason, oldest.ended_ns = "evicted", time.time_ns()
             self._evicted.append(oldest)
         return state
 
     def _untrack(self, run_id: str) -> None:
         self._runs.pop(run_id, None)
-        self._ended.put(run_id, True)
+        self._forget(run_id)
+
+    def _forget(self, run_id: str) -> None:
+        """Remember an ended run only where a later observation could trace it again."""
+        if self.settings.trace_observed_runs:
+            self._ended.put(run_id, True)
+
+    def _allowed(self, metadata: dict[str, str]) -> dict[str, str]:
+        return {k: metadata[k] for k in self.settings.metadata_keys if k in metadata}
 
     def _finish_evicted(self) -> None:
         while self._evicted:
@@ -265,7 +273,7 @@ class RunTracker:
             for run_id, state in list(self._runs.items()):
                 if now_s >= state.deadline(self.settings.expiry_grace_s, self.settings.unobserved_run_timeout_s):
                     self._runs.pop(run_id)
-                    self._ended.put(run_id, True)
+                    self._forget(run_id)
                     expired.append(state)
         for state in expired:
             state.end_reason = "unobserved"
@@ -278,7 +286,7 @@ class RunTracker:
         with self._lock:
             states = list(self._runs.values())
             for state in states:
-                self._ended.put(state.run.id, True)
+                self._forget(state.run.id)
             self._runs.clear()
         for state in states:
             state.end_reason = reason
