@@ -92,6 +92,15 @@ def _assert_our_metrics(received: Received) -> None:
     assert all(seen.cumulative for seen in ours)
 
 
+def _assert_the_workload_arrived(received: Any) -> None:
+    """Our metrics with their units, one run count and one ``invoke_agent`` span per run of the workload."""
+    _assert_our_metrics(received)
+    assert sum(received.latest_sums("assistants.runs").values()) == WORKLOAD_RUNS
+    operations = _operations(received)
+    assert set(operations) >= OPERATIONS
+    assert operations.count("invoke_agent") == WORKLOAD_RUNS
+
+
 def test_setup_telemetry_exports_over_otlp(receiver: Any, otlp_env: pytest.MonkeyPatch, teardown: list[Any],
                                             fake_api: FakeAssistantsAPI) -> None:
     """Spans and metrics reach the receiver under the env's endpoint, protocol, headers and interval."""
@@ -109,11 +118,7 @@ def test_setup_telemetry_exports_over_otlp(receiver: Any, otlp_env: pytest.Monke
     assert received.wait_for(lambda: bool(received.metrics))
     assert flush_telemetry(*teardown)
 
-    _assert_our_metrics(received)
-    assert sum(received.latest_sums("assistants.runs").values()) == WORKLOAD_RUNS
-    operations = _operations(received)
-    assert set(operations) >= OPERATIONS
-    assert operations.count("invoke_agent") == WORKLOAD_RUNS
+    _assert_the_workload_arrived(received)
     resources = _resources(received)
     assert {r["service.name"] for r in resources} == {"otlp-test"}
     assert {r["deployment.environment.name"] for r in resources} == {"test"}
@@ -142,11 +147,7 @@ def test_opentelemetry_instrument_with_environment_only() -> None:
         received = receiver.received
         assert received.wait_for(lambda: bool(received.metrics and received.traces))
 
-    _assert_our_metrics(received)
-    assert sum(received.latest_sums("assistants.runs").values()) == WORKLOAD_RUNS
-    operations = _operations(received)
-    assert set(operations) >= OPERATIONS
-    assert operations.count("invoke_agent") == WORKLOAD_RUNS
+    _assert_the_workload_arrived(received)
     resources = _resources(received)
     assert {r["service.name"] for r in resources} == {"demo-auto"}
     # the SDK's own service_instance resource detector gives the process an id
