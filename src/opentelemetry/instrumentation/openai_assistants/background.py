@@ -30,7 +30,6 @@ class Background:
         self._executor: Optional[ThreadPoolExecutor] = None
         self._ticker: Optional[threading.Thread] = None
         self._stop = threading.Event()
-        self._pid = os.getpid()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _call_if_alive(ref))
@@ -114,7 +113,6 @@ class Background:
         self._executor = None
         self._ticker = None
         self._stop = threading.Event()
-        self._pid = os.getpid()
 
 
 def _call_if_alive(ref: weakref.ref[Background]) -> None:

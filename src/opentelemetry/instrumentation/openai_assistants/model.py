@@ -13,7 +13,6 @@ UsageSource = Literal["reported", "estimated"]
 
 TERMINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 ERROR_RUN_STATUSES = frozenset({"failed", "cancelled", "expired", "incomplete"})
-TERMINAL_STEP_STATUSES = frozenset({"completed", "failed", "cancelled", "expired"})
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -54,7 +53,6 @@ class RunState:
     submitted_ns: dict[str, int] = field(default_factory=dict)  # function call id -> outputs submitted
     submitted_outputs: dict[str, str] = field(default_factory=dict)
     streamed_steps: bool = False  # step events came through a stream: no need to list steps
-    created_mono: float = field(default_factory=time.monotonic)
 
     def step(self, step: Step) -> StepState:
         state = self.steps.get(step.id)

@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 _RUN_CREATE = re.compile(r"^threads/(?:[^/]+/)?runs$")
 _SUBMIT = re.compile(r"^threads/[^/]+/runs/([^/]+)/submit_tool_outputs$")
-_THREAD_MESSAGES = re.compile(r"^threads/([^/]+)/messages$")
 _STEADY = frozenset({"queued", "in_progress"})  # statuses in which a poll rarely tells anything new
 
 
