@@ -28,7 +28,7 @@ import time
 import tracemalloc
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -598,7 +598,7 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     lines = [
         "# Instrumentation overhead: OpenAI Assistants API",
         "",
-        f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; mode: {'quick' if quick else 'full'}",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; mode: {'quick' if quick else 'full'}",
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{platform.processor() or 'unknown processor'}",
         f"- Python {ours['python']} ({platform.python_implementation()}); openai {ours['openai']}, "
@@ -619,7 +619,7 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
                 cells.append(f"failed: {subject['failed']}")
                 continue
             cells.append(_cell(subject["results"][i], subject["subject"]))
-        added = statistics.median(i - b for i, b in zip(res["inst_us"], res["base_us"]))
+        added = statistics.median(i - b for i, b in zip(res["inst_us"], res["base_us"], strict=True))
         lines.append(f"| {res['name']} | {statistics.median(res['base_us']):.0f} | {added:.0f} | "
                      + " | ".join(cells) + " |")
     lines += ["", "## CPU time of the calling thread, instrumented / uninstrumented (insensitive to other load)", "",

@@ -248,7 +248,7 @@ class LiveRun:
         calls = [self._call(plan) for plan in plans]
         step = self._new_step({"type": "tool_calls", "tool_calls": calls})
         events = self._step_events(step, hide_calls=True)
-        for index, (plan, call) in enumerate(zip(plans, calls)):
+        for index, (plan, call) in enumerate(zip(plans, calls, strict=True)):
             events.extend(self._call_deltas(step, index, plan, call))
         yield events
 
@@ -275,7 +275,7 @@ class LiveRun:
             events = [("thread.run.in_progress", snap(self.run))]
         else:
             events = []
-        for index, (plan, call) in enumerate(zip(plans, calls)):
+        for index, (plan, call) in enumerate(zip(plans, calls, strict=True)):
             events.extend(self._finish_call(step, index, plan, call))
         completion = sum(self._call_tokens(plan) for plan in plans)
         explicit = planned.usage

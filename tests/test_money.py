@@ -49,7 +49,7 @@ def test_reported_usage_is_passed_through_and_priced(api: Any, instrumented: Any
     run_span = one(spans, "invoke_agent")
     steps = children(spans, run_span)
     expected = [(300, 20), (350, 5)]
-    for step, (tokens_in, tokens_out) in zip(steps, expected):
+    for step, (tokens_in, tokens_out) in zip(steps, expected, strict=True):
         a = attrs(step)
         assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (tokens_in, tokens_out)
         assert a["assistants.usage.source"] == "reported"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.openai_assistants.accounting.sessions import 
 from opentelemetry.instrumentation.openai_assistants.accounting.tokens import TokenCounter
 from opentelemetry.instrumentation.openai_assistants.model import Step, Usage
 
-NOV_2024 = int(datetime(2024, 11, 1, tzinfo=timezone.utc).timestamp())
+NOV_2024 = int(datetime(2024, 11, 1, tzinfo=UTC).timestamp())
 USER = "I need to solve the equation 3x + 11 = 14."
 CODE_TEXT = "x = (14 - 11) // 3\nprint(f'x = {x}')"
 ANSWER = "The equation 3x + 11 = 14 has the solution x = 1."
@@ -137,7 +137,7 @@ def test_no_tokenizer_marks_degraded(
 
 
 def test_run_priced_at_its_own_date(counter: TokenCounter) -> None:
-    june = int(datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp())
+    june = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
     old = account_run(
         **seed(True, "gpt-4o", june), prices=PriceBook(), counter=counter, sessions=MemorySessionStore()
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,8 +20,8 @@ from opentelemetry.instrumentation.openai_assistants.accounting.pricing import (
 from opentelemetry.instrumentation.openai_assistants.model import Usage
 
 USAGE = Usage(input_tokens=1_000, output_tokens=200)
-MAY_2024 = int(datetime(2024, 6, 1, tzinfo=timezone.utc).timestamp())
-NOV_2024 = int(datetime(2024, 11, 1, tzinfo=timezone.utc).timestamp())
+MAY_2024 = int(datetime(2024, 6, 1, tzinfo=UTC).timestamp())
+NOV_2024 = int(datetime(2024, 11, 1, tzinfo=UTC).timestamp())
 
 
 def test_gpt_4o_alias_priced_at_the_snapshot_of_the_runs_date() -> None:
@@ -43,8 +43,8 @@ def test_gpt_4o_alias_priced_at_the_snapshot_of_the_runs_date() -> None:
 
 
 def test_dated_genai_prices_entry_gives_its_effective_date() -> None:
-    before = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 1, tzinfo=timezone.utc))
-    after = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 11, tzinfo=timezone.utc))
+    before = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 1, tzinfo=UTC))
+    after = PriceBook().token_cost("o3", USAGE, datetime(2025, 6, 11, tzinfo=UTC))
     assert isinstance(before, TokenCost) and isinstance(after, TokenCost)
     assert (before.input_usd, after.input_usd) == (Decimal("0.01"), Decimal("0.002"))  # $10 then $2 per 1M
     assert after.effective_from == date(2025, 6, 10)
@@ -87,7 +87,7 @@ def test_override_dict_with_dated_entries() -> None:
     mini = book.token_cost("gpt-4o-mini", USAGE, NOV_2024)
     assert isinstance(mini, TokenCost) and mini.input_usd == Decimal("0.0001") and mini.source == "override"
     before = book.token_cost(
-        "my-own-model", USAGE, int(datetime(2023, 1, 1, tzinfo=timezone.utc).timestamp())
+        "my-own-model", USAGE, int(datetime(2023, 1, 1, tzinfo=UTC).timestamp())
     )
     assert isinstance(before, Unpriced)
     session = book.session_cost("openai", NOV_2024)
@@ -138,6 +138,6 @@ def test_session_price_is_dated_and_sourced() -> None:
     azure = book.session_cost("azure.ai.openai", NOV_2024)
     assert isinstance(azure, SessionCost) and azure.usd == Decimal("0.03")
     assert isinstance(
-        book.session_cost("openai", int(datetime(2023, 1, 1, tzinfo=timezone.utc).timestamp())), Unpriced
+        book.session_cost("openai", int(datetime(2023, 1, 1, tzinfo=UTC).timestamp())), Unpriced
     )
     assert isinstance(book.session_cost("some-other-server", NOV_2024), Unpriced)

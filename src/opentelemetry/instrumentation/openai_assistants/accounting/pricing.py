@@ -32,7 +32,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Optional, Union
@@ -98,10 +98,10 @@ def _date(value: Any) -> date:
 def at_datetime(at: Union[int, float, datetime, None]) -> datetime:
     """An API timestamp (seconds) or datetime as an aware UTC datetime; None means now."""
     if at is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(at, datetime):
-        return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(at, tz=timezone.utc)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(at, tz=UTC)
 
 
 def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) -> Optional[_Dated]:
