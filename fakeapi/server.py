@@ -7,6 +7,7 @@ import re
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,14 @@ def _error(
     message: str, kind: str, param: Optional[str] = None, code: Optional[str] = None
 ) -> Dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that drop their connection (timeouts and resets are part of the tests)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class FakeAssistantsAPI:
@@ -78,7 +87,7 @@ class FakeAssistantsAPI:
     def start(self) -> FakeAssistantsAPI:
         if self._httpd is not None:
             return self
-        httpd = ThreadingHTTPServer((self.host, self.port), _Handler)
+        httpd = _Server((self.host, self.port), _Handler)
         httpd.daemon_threads = True
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd = httpd
