@@ -16,8 +16,6 @@ from urllib.parse import urlsplit
 from .model import Assistant, Message, Run, Step, ToolCall, ToolDefinition, Usage
 from .semconv import PROVIDER_AZURE, PROVIDER_OPENAI
 
-_MISSING = object()
-
 
 def get(obj: Any, name: str, default: Any = None) -> Any:
     """A field of an SDK model, a pydantic extra, or a dict key."""
@@ -34,13 +32,7 @@ def get(obj: Any, name: str, default: Any = None) -> Any:
     extra = getattr(obj, "__pydantic_extra__", None)
     if isinstance(extra, dict) and name not in _class_names(type(obj)):  # type: ignore[arg-type]
         return extra.get(name, default)
-    value = getattr(obj, name, _MISSING)
-    if value is _MISSING:
-        extra = getattr(obj, "model_extra", None) or getattr(obj, "__pydantic_extra__", None)
-        if isinstance(extra, dict):
-            return extra.get(name, default)
-        return default
-    return value
+    return getattr(obj, name, default)
 
 
 def fields(obj: Any) -> Any:

@@ -52,7 +52,11 @@ class RunState:
     awaiting_ns: dict[str, int] = field(default_factory=dict)  # function call id -> requires_action seen
     submitted_ns: dict[str, int] = field(default_factory=dict)  # function call id -> outputs submitted
     submitted_outputs: dict[str, str] = field(default_factory=dict)
-    streamed_steps: bool = False  # step events came through a stream: no need to list steps
+
+    @property
+    def streamed_steps(self) -> bool:
+        """A step ended in a stream: the stream delivered the steps, no need to list them."""
+        return any(s.stream_ended_ns is not None for s in self.steps.values())
 
     def step(self, step: Step) -> StepState:
         state = self.steps.get(step.id)

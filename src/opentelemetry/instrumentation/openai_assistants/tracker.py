@@ -178,7 +178,6 @@ class RunTracker:
                 step_state.stream_started_ns = step_state.stream_started_ns or at_ns
             elif event is not None and event != "in_progress":
                 step_state.stream_ended_ns = at_ns
-                state.streamed_steps = True
 
     def observe_step_delta(self, run_id: str, step_id: str, delta: Any, at_ns: int) -> None:
         with self._lock:
