@@ -94,14 +94,14 @@ def summary(spans: list[ReadableSpan]) -> list[str]:
     for span in runs:
         a = span.attributes or {}
         tokens = f"{a.get('gen_ai.usage.input_tokens', '-')}/{a.get('gen_ai.usage.output_tokens', '-')}"
-        cost = a.get("assistants.run.cost.total_usd")
+        cost = a.get("openai_cost.rollup.total_usd")
         total += float(cost) if isinstance(cost, (int, float)) else 0.0
         lines.append(
             f"{a.get('gen_ai.agent.name', '?')!s:<16} {a.get('assistants.run.status')!s:<10} "
-            f"{a.get('assistants.run.steps', 0):>5} {tokens:>14} {a.get('assistants.usage.source', '-')!s:<9} "
-            f"{_usd(a.get('assistants.run.cost.input_tokens_usd'))} "
-            f"{_usd(a.get('assistants.run.cost.output_tokens_usd'))} "
-            f"{_usd(a.get('assistants.run.cost.code_interpreter_session_usd'))} {_usd(cost)}"
+            f"{a.get('assistants.run.steps', 0):>5} {tokens:>14} {a.get('openai_cost.usage.source', '-')!s:<9} "
+            f"{_usd(a.get('openai_cost.rollup.input_tokens_usd'))} "
+            f"{_usd(a.get('openai_cost.rollup.output_tokens_usd'))} "
+            f"{_usd(a.get('openai_cost.rollup.code_interpreter_session_usd'))} {_usd(cost)}"
         )
     lines.append(f"{len(runs)} runs, {len(spans)} spans, total spend ${total:.6f}")
     return lines

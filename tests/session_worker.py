@@ -25,7 +25,7 @@ def main(base_url: str, thread_id: str, assistant_id: str, redis_url: str) -> No
     instrumentor.force_flush()
     data = reader.get_metrics_data()
     sessions = sum(point.value for resource in data.resource_metrics for scope in resource.scope_metrics
-                   for metric in scope.metrics if metric.name == "assistants.code_interpreter.sessions"
+                   for metric in scope.metrics if metric.name == "openai_cost.code_interpreter.sessions"
                    for point in metric.data.data_points) if data else 0
     print(json.dumps({"sessions": sessions}))
 

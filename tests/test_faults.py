@@ -262,8 +262,8 @@ def test_our_rate_limited_fetch_is_counted_and_the_run_still_ends(api: Any, otel
     run = one(spans, "invoke_agent")
     assert children(spans, run) == []  # the steps could not be read
     assert fake_api.count("GET", r"/steps$") >= 1
-    outcomes = {(p.attributes["assistants.fetch.kind"], p.attributes["assistants.fetch.outcome"]): p.value
-                for p in otel.metrics()["assistants.fetches"]}
+    outcomes = {(p.attributes["openai_cost.fetch.kind"], p.attributes["openai_cost.fetch.outcome"]): p.value
+                for p in otel.metrics()["openai_cost.fetches"]}
     assert outcomes.get(("steps", "error"), 0) >= 1
     assert ("steps", "ok") not in outcomes
     assert _loud_records(caplog) == []

@@ -37,8 +37,8 @@ def run_script(api: Any, fake_api: Any, steps: list[Any], *, model: str = "gpt-4
 
 def cost_points(otel: Any) -> dict[str, float]:
     found: dict[str, float] = {}
-    for point in otel.metrics().get("assistants.cost", []):
-        kind = point.attributes["assistants.cost.kind"]
+    for point in otel.metrics().get("openai_cost.spend", []):
+        kind = point.attributes["openai_cost.kind"]
         found[kind] = found.get(kind, 0.0) + point.value
     return found
 
@@ -52,20 +52,20 @@ def test_reported_usage_is_passed_through_and_priced(api: Any, instrumented: Any
     for step, (tokens_in, tokens_out) in zip(steps, expected, strict=True):
         a = attrs(step)
         assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (tokens_in, tokens_out)
-        assert a["assistants.usage.source"] == "reported"
-        assert a["assistants.cost.input_tokens_usd"] == float(tokens_in * MINI_IN)
-        assert a["assistants.cost.output_tokens_usd"] == float(tokens_out * MINI_OUT)
+        assert a["openai_cost.usage.source"] == "reported"
+        assert a["openai_cost.input_tokens_usd"] == float(tokens_in * MINI_IN)
+        assert a["openai_cost.output_tokens_usd"] == float(tokens_out * MINI_OUT)
     tool = attrs(one(spans, "execute_tool"))
     assert tool["assistants.code_interpreter.session.opened"] is True
     assert tool["assistants.code_interpreter.session.inferred"] is True
-    assert tool["assistants.cost.code_interpreter_session_usd"] == 0.03
+    assert tool["openai_cost.code_interpreter_session_usd"] == 0.03
     run = attrs(run_span)
     assert (run["gen_ai.usage.input_tokens"], run["gen_ai.usage.output_tokens"]) == (650, 25)
-    assert run["assistants.run.cost.input_tokens_usd"] == float(650 * MINI_IN)
-    assert run["assistants.run.cost.total_usd"] == float(650 * MINI_IN + 25 * MINI_OUT + Decimal("0.03"))
+    assert run["openai_cost.rollup.input_tokens_usd"] == float(650 * MINI_IN)
+    assert run["openai_cost.rollup.total_usd"] == float(650 * MINI_IN + 25 * MINI_OUT + Decimal("0.03"))
     leaves = sum(float(attrs(s).get(k, 0)) for s in spans for k in (
-        "assistants.cost.input_tokens_usd", "assistants.cost.output_tokens_usd",
-        "assistants.cost.code_interpreter_session_usd"))
+        "openai_cost.input_tokens_usd", "openai_cost.output_tokens_usd",
+        "openai_cost.code_interpreter_session_usd"))
     assert sum(cost_points(instrumented).values()) == pytest.approx(leaves, rel=1e-12)
     assert cost_points(instrumented)["code_interpreter_session"] == 0.03
 
@@ -90,12 +90,12 @@ def test_the_seed_case_is_estimated_as_worked_out_by_hand(api: Any, instrumented
     for step, (tokens_in, tokens_out) in ((step_1, (prompt_1, completion_1)), (step_2, (prompt_2, completion_2))):
         a = attrs(step)
         assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (tokens_in, tokens_out)
-        assert a["assistants.usage.source"] == "estimated"
+        assert a["openai_cost.usage.source"] == "estimated"
     run = attrs(run_span)
-    assert run["assistants.usage.source"] == "estimated"
+    assert run["openai_cost.usage.source"] == "estimated"
     assert run["gen_ai.usage.input_tokens"] == prompt_1 + prompt_2
     assert run["gen_ai.usage.output_tokens"] == completion_1 + completion_2
-    assert run["assistants.run.cost.input_tokens_usd"] == float((prompt_1 + prompt_2) * Decimal(10) / 10**6)
+    assert run["openai_cost.rollup.input_tokens_usd"] == float((prompt_1 + prompt_2) * Decimal(10) / 10**6)
 
 
 def test_an_unknown_model_has_no_cost_and_is_counted_unpriced(api: Any, instrumented: Any,
@@ -103,12 +103,12 @@ def test_an_unknown_model_has_no_cost_and_is_counted_unpriced(api: Any, instrume
     run_script(api, fake_api, [Say("Hi.", usage=(10, 3))], model="acme-llm-7", tools=[])
     step = attrs(one(instrumented.spans(), "chat"))
     assert step["gen_ai.usage.input_tokens"] == 10
-    assert "assistants.cost.input_tokens_usd" not in step
-    assert "no price" in step["assistants.cost.unpriced_reason"] or step["assistants.cost.unpriced_reason"]
+    assert "openai_cost.input_tokens_usd" not in step
+    assert "no price" in step["openai_cost.unpriced_reason"] or step["openai_cost.unpriced_reason"]
     metrics = instrumented.metrics()
-    assert sum(p.value for p in metrics["assistants.unpriced.tokens"]) == 13
-    assert sum(p.value for p in metrics["assistants.unpriced.runs"]) == 1
-    assert "assistants.cost" not in metrics
+    assert sum(p.value for p in metrics["openai_cost.unpriced.tokens"]) == 13
+    assert sum(p.value for p in metrics["openai_cost.unpriced.runs"]) == 1
+    assert "openai_cost.spend" not in metrics
 
 
 def test_price_overrides_and_deployment_names(api: Any, otel: Any, fake_api: Any) -> None:
@@ -118,12 +118,12 @@ def test_price_overrides_and_deployment_names(api: Any, otel: Any, fake_api: Any
     run_script(api, fake_api, [Code("1", logs=["1"], usage=(100, 10)), Say("ok", usage=(100, 10))],
                model="house-model")
     spans = otel.spans()
-    assert attrs(children(spans, one(spans, "invoke_agent"))[0])["assistants.cost.input_tokens_usd"] == 0.0002
-    assert attrs(one(spans, "execute_tool"))["assistants.cost.code_interpreter_session_usd"] == 0.05
+    assert attrs(children(spans, one(spans, "invoke_agent"))[0])["openai_cost.input_tokens_usd"] == 0.0002
+    assert attrs(one(spans, "execute_tool"))["openai_cost.code_interpreter_session_usd"] == 0.05
     otel.exporter.clear()
     run_script(api, fake_api, [Say("ok", usage=(1000, 10))], model="prod-mini", tools=[])
     step = attrs(one(otel.spans(), "chat"))
-    assert step["assistants.cost.input_tokens_usd"] == float(1000 * MINI_IN)
+    assert step["openai_cost.input_tokens_usd"] == float(1000 * MINI_IN)
 
 
 def test_a_run_is_priced_at_the_prices_of_its_own_date(fake_api: Any) -> None:
@@ -147,14 +147,14 @@ def test_code_interpreter_sessions_in_one_thread(api: Any, instrumented: Any, fa
     opened = [attrs(s)["assistants.code_interpreter.session.opened"] for s in named(instrumented.spans(),
                                                                                       "execute_tool")]
     assert opened == [True, sessions == 2]
-    assert sum(p.value for p in instrumented.metrics()["assistants.code_interpreter.sessions"]) == sessions
+    assert sum(p.value for p in instrumented.metrics()["openai_cost.code_interpreter.sessions"]) == sessions
     assert cost_points(instrumented)["code_interpreter_session"] == pytest.approx(0.03 * sessions)
 
 
 def test_two_threads_are_two_sessions(api: Any, instrumented: Any, fake_api: Any) -> None:
     run_script(api, fake_api, [Code("1", logs=["1"]), Say("one")])
     run_script(api, fake_api, [Code("2", logs=["2"]), Say("two")])
-    assert sum(p.value for p in instrumented.metrics()["assistants.code_interpreter.sessions"]) == 2
+    assert sum(p.value for p in instrumented.metrics()["openai_cost.code_interpreter.sessions"]) == 2
 
 
 def test_history_reads_grow_with_new_content_not_with_the_thread(otel: Any, fake_api: Any) -> None:
@@ -188,15 +188,15 @@ def test_metrics_are_whole_when_spans_are_not_sampled(api: Any, otel: Any, fake_
     costs = cost_points(otel)
     assert costs["input_tokens"] == pytest.approx(float(300 * MINI_IN))
     assert costs["code_interpreter_session"] == 0.03
-    assert sum(p.value for p in otel.metrics()["assistants.runs"]) == 1
+    assert sum(p.value for p in otel.metrics()["openai_cost.runs"]) == 1
 
 
 def test_metadata_allow_list_on_spans_and_labels(api: Any, otel: Any, fake_api: Any) -> None:
     otel.instrument(metadata_keys=("tenant",), metadata_metric_labels=True)
     run_script(api, fake_api, [Say("ok", usage=(10, 1))], tools=[], metadata={"tenant": "acme", "user": "bob"})
     run = attrs(one(otel.spans(), "invoke_agent"))
-    assert run["assistants.metadata.tenant"] == "acme"
+    assert run["openai_cost.metadata.tenant"] == "acme"
     assert not any("bob" in str(v) for v in run.values())
-    labels = [dict(p.attributes) for p in otel.metrics()["assistants.runs"]]
-    assert labels[0]["assistants.metadata.tenant"] == "acme"
-    assert "assistants.metadata.user" not in labels[0]
+    labels = [dict(p.attributes) for p in otel.metrics()["openai_cost.runs"]]
+    assert labels[0]["openai_cost.metadata.tenant"] == "acme"
+    assert "openai_cost.metadata.user" not in labels[0]

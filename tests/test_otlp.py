@@ -32,10 +32,10 @@ from workload import register_scripts, run_workload  # noqa: E402
 UNITS = {
     "gen_ai.client.token.usage": "{token}",
     "gen_ai.client.operation.duration": "s",
-    "assistants.cost": "USD",
-    "assistants.run.cost": "USD",
-    "assistants.runs": "{run}",
-    "assistants.tool_calls": "{call}",
+    "openai_cost.spend": "USD",
+    "openai_cost.run.spend": "USD",
+    "openai_cost.runs": "{run}",
+    "openai_cost.tool_calls": "{call}",
 }
 WORKLOAD_RUNS = 8  # examples/workload.py: see its docstring
 OPERATIONS = {"invoke_agent", "chat", "execute_tool"}
@@ -87,7 +87,7 @@ def _assert_our_metrics(received: Received) -> None:
     kinds = {seen.metric.name: seen for seen in received.metric_list()}
     assert kinds["gen_ai.client.token.usage"].kind == "histogram"
     assert kinds["gen_ai.client.operation.duration"].kind == "histogram"
-    assert kinds["assistants.cost"].kind == "sum" and kinds["assistants.cost"].metric.sum.is_monotonic
+    assert kinds["openai_cost.spend"].kind == "sum" and kinds["openai_cost.spend"].metric.sum.is_monotonic
     ours = [seen for seen in received.metric_list() if seen.metric.name in UNITS]
     assert all(seen.cumulative for seen in ours)
 
@@ -95,7 +95,7 @@ def _assert_our_metrics(received: Received) -> None:
 def _assert_the_workload_arrived(received: Any) -> None:
     """Our metrics with their units, one run count and one ``invoke_agent`` span per run of the workload."""
     _assert_our_metrics(received)
-    assert sum(received.latest_sums("assistants.runs").values()) == WORKLOAD_RUNS
+    assert sum(received.latest_sums("openai_cost.runs").values()) == WORKLOAD_RUNS
     operations = _operations(received)
     assert set(operations) >= OPERATIONS
     assert operations.count("invoke_agent") == WORKLOAD_RUNS
@@ -189,7 +189,7 @@ def _wait(pids: list[int]) -> list[int]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_preforked_workers_have_their_own_identity(otlp_env: pytest.MonkeyPatch,
                                                    fake_api: FakeAssistantsAPI) -> None:
-    """Two workers forked after import: two instance ids, each with its own cumulative ``assistants.runs``."""
+    """Two workers forked after import: two instance ids, each with its own cumulative ``openai_cost.runs``."""
     assert not AssistantsInstrumentor().is_instrumented_by_opentelemetry  # as in a master that set up nothing
     with HttpReceiver() as receiver:
         otlp_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
@@ -198,11 +198,11 @@ def test_preforked_workers_have_their_own_identity(otlp_env: pytest.MonkeyPatch,
         assert _wait([_fork(_worker, fake_api.base_url, runs) for runs in (1, 2)]) == [0, 0]
 
     received = receiver.received
-    runs = received.latest_sums("assistants.runs")
+    runs = received.latest_sums("openai_cost.runs")
     assert len(runs) == 2
     assert sorted(runs.values()) == [1, 2]  # neither worker's total overwrote or absorbed the other's
     for seen in received.metric_list():
-        if seen.metric.name == "assistants.runs":
+        if seen.metric.name == "openai_cost.runs":
             assert seen.metric.sum.aggregation_temporality == AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
     by_instance: dict[str, int] = {}
     for resource, span in received.spans():

@@ -42,8 +42,8 @@ from tests.stack.promql import (
 )
 
 AGENT, MODEL = "Data analyst", "gpt-4o-mini"
-LEAF_COSTS = ("assistants.cost.input_tokens_usd", "assistants.cost.output_tokens_usd",
-              "assistants.cost.code_interpreter_session_usd")
+LEAF_COSTS = ("openai_cost.input_tokens_usd", "openai_cost.output_tokens_usd",
+              "openai_cost.code_interpreter_session_usd")
 
 
 def workload(fake_api: FakeAssistantsAPI) -> None:
@@ -183,13 +183,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             workload(fake_api)
             # Two scrapes of the first batch, then a second batch: counters rise between scrapes.
             wait_for(
-                lambda: prometheus.query("count_over_time(assistants_runs_total[1m]) >= 2"),
+                lambda: prometheus.query("count_over_time(openai_cost_runs_total[1m]) >= 2"),
                 20,
                 "two scrapes of the workload",
             )
             workload(fake_api)
             wait_for(
-                lambda: prometheus.query("increase(assistants_runs_total[1m]) > 0"), 20, "the second batch"
+                lambda: prometheus.query("increase(openai_cost_runs_total[1m]) > 0"), 20, "the second batch"
             )
             yield Stack(meter_provider, f"http://127.0.0.1:{exporter_port}/metrics", prometheus, hook, spans)
     finally:
@@ -207,7 +207,7 @@ def _exported_names(url: str) -> set[str]:
         sample.name
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name.startswith(("assistants_", "gen_ai_"))
+        if sample.name.startswith(("openai_cost_", "gen_ai_"))
     }
 
 
@@ -216,8 +216,8 @@ def test_python_exporter_names_equal_the_collector_translation(stack: Stack) -> 
     the Collector's default translation give the same names, and those reach Prometheus."""
     exported = _exported_names(stack.exporter_url)
     assert exported == emitted_series()
-    assert prometheus_name(sc.METRIC_COST, "USD", "counter") == "assistants_cost_USD_total"
-    in_prometheus = set(stack.prometheus.label_values("__name__", '{__name__=~"assistants_.+|gen_ai_.+"}'))
+    assert prometheus_name(sc.METRIC_COST, "USD", "counter") == "openai_cost_spend_USD_total"
+    in_prometheus = set(stack.prometheus.label_values("__name__", '{__name__=~"openai_cost_.+|gen_ai_.+"}'))
     assert in_prometheus == emitted_series()
     for spec in METRICS:
         assert spec.series <= exported, spec
@@ -246,7 +246,7 @@ def test_spend_in_prometheus_equals_the_leaf_costs_of_the_spans(stack: Stack) ->
                  for key in LEAF_COSTS)
     assert leaves > 0.1  # Code Interpreter sessions and tokens of two batches
     reported = wait_for(lambda: stack.prometheus.query(
-        'sum(assistants_cost_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})'),
+        'sum(openai_cost_spend_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})'),
         20, "the spend")
     assert float(reported[0]["value"][1]) == pytest.approx(leaves, rel=1e-9)
 
@@ -269,12 +269,12 @@ def test_every_dashboard_query_returns_data(stack: Stack, variables: dict[str, s
 def test_template_variables_list_real_values(stack: Stack) -> None:
     queries = variable_queries(load_dashboard())
     assert {"Weather bot", AGENT} <= set(
-        stack.prometheus.label_values("gen_ai_agent_name", "assistants_runs_total")
+        stack.prometheus.label_values("gen_ai_agent_name", "openai_cost_runs_total")
     )
-    assert queries["assistant"] == "label_values(assistants_runs_total, gen_ai_agent_name)"
+    assert queries["assistant"] == "label_values(openai_cost_runs_total, gen_ai_agent_name)"
     models = stack.prometheus.label_values(
         "gen_ai_request_model",
-        render('assistants_runs_total{gen_ai_agent_name=~"$assistant"}', {"assistant": AGENT}),
+        render('openai_cost_runs_total{gen_ai_agent_name=~"$assistant"}', {"assistant": AGENT}),
     )
     assert models == [MODEL]
 
@@ -313,7 +313,7 @@ def test_spend_spike_reaches_alertmanager(stack: Stack) -> None:
     spend_spike(stack.meter_provider, 0.0)
     wait_for(
         lambda: stack.prometheus.query(
-            'count_over_time(assistants_cost_USD_total{otel_scope_name="stack-e2e-spike"}[1m]) >= 2'
+            'count_over_time(openai_cost_spend_USD_total{otel_scope_name="stack-e2e-spike"}[1m]) >= 2'
         ),
         20,
         "the spike's series at 0",

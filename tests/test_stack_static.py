@@ -48,16 +48,16 @@ def _recorded() -> set[str]:
 @pytest.mark.parametrize(
     ("otel_name", "unit", "kind", "expected"),
     [
-        ("assistants.cost", "USD", COUNTER, "assistants_cost_USD_total"),
-        ("assistants.run.cost", "USD", HISTOGRAM, "assistants_run_cost_USD"),
+        ("openai_cost.spend", "USD", COUNTER, "openai_cost_spend_USD_total"),
+        ("openai_cost.run.spend", "USD", HISTOGRAM, "openai_cost_run_spend_USD"),
         ("gen_ai.client.token.usage", "{token}", HISTOGRAM, "gen_ai_client_token_usage"),
         # A unit already among the name's tokens is not appended by the Collector (the Python
         # exporter does append it: gen_ai_client_token_usage_token; see test_stack_e2e.py).
         ("gen_ai.client.token.usage", "token", HISTOGRAM, "gen_ai_client_token_usage"),
-        ("assistants.cost", "usd", COUNTER, "assistants_cost_usd_total"),
+        ("openai_cost.spend", "usd", COUNTER, "openai_cost_spend_usd_total"),
         ("gen_ai.client.operation.duration", "s", HISTOGRAM, "gen_ai_client_operation_duration_seconds"),
-        ("assistants.usage.estimate_error", "1", HISTOGRAM, "assistants_usage_estimate_error"),
-        ("assistants.tool_calls", "{call}", COUNTER, "assistants_tool_calls_total"),
+        ("openai_cost.usage.estimate_error", "1", HISTOGRAM, "openai_cost_usage_estimate_error"),
+        ("openai_cost.tool_calls", "{call}", COUNTER, "openai_cost_tool_calls_total"),
         ("queue.fill", "1", GAUGE, "queue_fill_ratio"),
         ("io.rate", "By/s", GAUGE, "io_rate_bytes_per_second"),
         ("requests.total.seen", "", COUNTER, "requests_seen_total"),

@@ -35,7 +35,8 @@ class Instruments:
             sc.METRIC_TOOL_CALLS, unit="{call}", description="Tool calls, by tool type and name",
         )
         self.usage_steps: Counter = meter.create_counter(
-            sc.METRIC_USAGE_STEPS, unit="{step}", description="Run steps by where their tokens come from",
+            sc.METRIC_USAGE_STEPS, unit="{inference}",
+            description="Inferences (run steps, responses) by where their tokens come from",
         )
         self.estimate_error: Histogram = meter.create_histogram(
             sc.METRIC_ESTIMATE_ERROR, unit="1",

@@ -2,7 +2,9 @@
 
 The ``gen_ai.*`` names follow the OpenTelemetry GenAI semantic conventions (v1.41.1); the package
 ``opentelemetry-semantic-conventions`` marks its copies deprecated, so they are kept here. Names of
-our own live under ``assistants.*``, outside the ``gen_ai.`` namespace.
+our own live under ``openai_cost.*`` (shared by both API front ends: money, usage, metric labels),
+``assistants.*`` (Assistants runs and steps) and ``responses.*`` (Responses API), outside the ``gen_ai.``
+and ``openai.`` namespaces of the conventions. ``openai.api.type`` (conventions) tells the APIs apart.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ OP_INVOKE_AGENT = "invoke_agent"
 OP_EXECUTE_TOOL = "execute_tool"
 OP_CHAT = "chat"
 
+OPENAI_API_TYPE = "openai.api.type"  # conventions: chat_completions | responses; we add assistants
+OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+API_ASSISTANTS = "assistants"
+API_RESPONSES = "responses"
+
 PROVIDER_OPENAI = "openai"
 PROVIDER_AZURE = "azure.ai.openai"
 
@@ -61,48 +69,49 @@ STEP_TIMING = "assistants.step.timing"  # "stream" (event times) | "server" (who
 STEP_MESSAGE_ID = "assistants.step.message_id"
 TOOL_WAIT = "assistants.tool.awaited_app"  # a function call: span covers the wait for the app's output
 
-USAGE_SOURCE = "assistants.usage.source"  # reported | estimated | mixed (on the run)
-USAGE_PARTIAL = "assistants.usage.partial"
-USAGE_DEGRADED = "assistants.usage.degraded"
-USAGE_ESTIMATED_INPUT = "assistants.usage.estimated.input_tokens"  # estimate beside a reported figure
-USAGE_ESTIMATED_OUTPUT = "assistants.usage.estimated.output_tokens"
+USAGE_SOURCE = "openai_cost.usage.source"  # reported | estimated | mixed (on the run)
+USAGE_PARTIAL = "openai_cost.usage.partial"
+USAGE_DEGRADED = "openai_cost.usage.degraded"
+USAGE_ESTIMATED_INPUT = "openai_cost.usage.estimated.input_tokens"  # estimate beside a reported figure
+USAGE_ESTIMATED_OUTPUT = "openai_cost.usage.estimated.output_tokens"
 
 # Leaf cost figures: on the span the money belongs to (step span for tokens, tool span for sessions).
-COST_INPUT = "assistants.cost.input_tokens_usd"
-COST_OUTPUT = "assistants.cost.output_tokens_usd"
-COST_SESSION = "assistants.cost.code_interpreter_session_usd"
-COST_UNPRICED_REASON = "assistants.cost.unpriced_reason"
-PRICE_EFFECTIVE_DATE = "assistants.price.effective_date"
+COST_INPUT = "openai_cost.input_tokens_usd"
+COST_OUTPUT = "openai_cost.output_tokens_usd"
+COST_SESSION = "openai_cost.code_interpreter_session_usd"
+COST_UNPRICED_REASON = "openai_cost.unpriced_reason"
+PRICE_EFFECTIVE_DATE = "openai_cost.price.effective_date"
 SESSION_OPENED = "assistants.code_interpreter.session.opened"
 SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
 SESSION_LATE = "assistants.code_interpreter.session.late_call"
 
 # Roll-ups: on the run span only; never add them to leaf figures.
-ROLLUP_COST_TOTAL = "assistants.run.cost.total_usd"
-ROLLUP_COST_INPUT = "assistants.run.cost.input_tokens_usd"
-ROLLUP_COST_OUTPUT = "assistants.run.cost.output_tokens_usd"
-ROLLUP_COST_SESSION = "assistants.run.cost.code_interpreter_session_usd"
+ROLLUP_COST_TOTAL = "openai_cost.rollup.total_usd"
+ROLLUP_COST_INPUT = "openai_cost.rollup.input_tokens_usd"
+ROLLUP_COST_OUTPUT = "openai_cost.rollup.output_tokens_usd"
+ROLLUP_COST_SESSION = "openai_cost.rollup.code_interpreter_session_usd"
 ROLLUP_STEPS = "assistants.run.steps"
 
-METADATA_PREFIX = "assistants.metadata."
+METADATA_PREFIX = "openai_cost.metadata."
 
 # --- Metrics ----------------------------------------------------------------------------------
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
 METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
-METRIC_COST = "assistants.cost"
-METRIC_RUN_COST = "assistants.run.cost"
-METRIC_SESSIONS = "assistants.code_interpreter.sessions"
-METRIC_RUNS = "assistants.runs"
-METRIC_TOOL_CALLS = "assistants.tool_calls"
-METRIC_USAGE_STEPS = "assistants.usage.steps"
-METRIC_ESTIMATE_ERROR = "assistants.usage.estimate_error"
-METRIC_UNPRICED_TOKENS = "assistants.unpriced.tokens"
-METRIC_UNPRICED_RUNS = "assistants.unpriced.runs"
-METRIC_FETCHES = "assistants.fetches"
+METRIC_COST = "openai_cost.spend"
+METRIC_RUN_COST = "openai_cost.run.spend"
+METRIC_SESSIONS = "openai_cost.code_interpreter.sessions"
+METRIC_RUNS = "openai_cost.runs"
+METRIC_TOOL_CALLS = "openai_cost.tool_calls"
+METRIC_USAGE_STEPS = "openai_cost.usage.inferences"
+METRIC_ESTIMATE_ERROR = "openai_cost.usage.estimate_error"
+METRIC_UNPRICED_TOKENS = "openai_cost.unpriced.tokens"
+METRIC_UNPRICED_RUNS = "openai_cost.unpriced.runs"
+METRIC_FETCHES = "openai_cost.fetches"
 
-COST_KIND = "assistants.cost.kind"  # input_tokens | output_tokens | code_interpreter_session
-FETCH_KIND = "assistants.fetch.kind"  # steps | assistant | messages
-FETCH_OUTCOME = "assistants.fetch.outcome"  # ok | error | timeout | dropped
+STATUS = "openai_cost.status"  # metric label: a run's or response's final status, or how it ended unseen
+COST_KIND = "openai_cost.kind"  # input_tokens | output_tokens | code_interpreter_session
+FETCH_KIND = "openai_cost.fetch.kind"  # steps | assistant | messages
+FETCH_OUTCOME = "openai_cost.fetch.outcome"  # ok | error | timeout | dropped
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(0.01 * 2**i for i in range(14))  # 0.01, 0.02, ... 81.92

@@ -178,14 +178,15 @@ class Telemetry:
         self._duration(window.end - window.start, sc.OP_EXECUTE_TOOL, state.provider, state.run.model,
                        state.assistant_name, None)
         labels = {sc.GEN_AI_TOOL_TYPE: tool_type(call), sc.GEN_AI_TOOL_NAME: call.name,
-                  **self._agent_label(state.assistant_name)}
+                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name)}
         self.instruments.tool_calls.add(1, labels)
 
     # --- metrics ----------------------------------------------------------------------------------
 
     def _run_metrics(self, state: RunState, view: Ledger, run: Window, error: Optional[str]) -> None:
         labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
-                  sc.RUN_STATUS: state.run.status if state.end_reason == "observed" else state.end_reason,
+                  sc.STATUS: state.run.status if state.end_reason == "observed" else state.end_reason,
+                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
                   **self._agent_label(state.assistant_name), **self._metadata_labels(state)}
         self.instruments.runs.add(1, _clean(labels))
         self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
@@ -194,12 +195,13 @@ class Telemetry:
 
     def model_labels(self, state: RunState) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
-                       **self._agent_label(state.assistant_name), **self._metadata_labels(state)})
+                       sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name), **self._metadata_labels(state)})
 
     def _duration(self, ns: int, operation: str, provider: str, model: Optional[str], agent: Optional[str],
                   error: Optional[str]) -> None:
         labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
-                  sc.GEN_AI_REQUEST_MODEL: model, sc.ERROR_TYPE: error, **self._agent_label(agent)}
+                  sc.GEN_AI_REQUEST_MODEL: model, sc.ERROR_TYPE: error, sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
+                  **self._agent_label(agent)}
         self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
@@ -314,7 +316,8 @@ class Ledger:
                                account.usage_source or "reported")
             self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
                                   account.unpriced_output_tokens)
-        agent = {k: v for k, v in labels.items() if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME)}
+        agent = {k: v for k, v in labels.items()
+                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
@@ -361,7 +364,7 @@ def _usage_attrs(tokens_in: int, tokens_out: int, source: str, partial: bool, de
 
 
 def _model_only(labels: Attrs) -> Attrs:
-    return {k: v for k, v in labels.items() if k == sc.GEN_AI_REQUEST_MODEL}
+    return {k: v for k, v in labels.items() if k in (sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)}
 
 
 def _iso(day: Any) -> Optional[str]:

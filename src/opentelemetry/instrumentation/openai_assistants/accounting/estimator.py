@@ -68,7 +68,7 @@ class Overheads:
     ``base_fallback`` (114) is used for configurations missing from ``bases``: the base measured on a
     current-generation model (gpt-4o-mini with Code Interpreter), the larger of the two Code
     Interpreter measurements; function definitions are added on top of it. Its error is what the
-    ``assistants.usage.estimate_error`` metric shows, and :class:`BaseLearner` replaces it as soon as
+    ``openai_cost.usage.estimate_error`` metric shows, and :class:`BaseLearner` replaces it as soon as
     the API reports usage for the configuration.
     """
 
