@@ -145,6 +145,7 @@ class MetricSpec:
 
 
 _MODEL_AGENT_PROVIDER = (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)
+_MODEL_API = (sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
@@ -161,7 +162,7 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER)),
     MetricSpec(sc.METRIC_RUN_COST, HISTOGRAM, "USD", _MODEL_AGENT_PROVIDER),
-    MetricSpec(sc.METRIC_SESSIONS, COUNTER, "{session}", (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)),
+    MetricSpec(sc.METRIC_SESSIONS, COUNTER, "{session}", _MODEL_AGENT_PROVIDER[1:]),
     MetricSpec(sc.METRIC_RUNS, COUNTER, "{run}", (sc.STATUS, *_MODEL_AGENT_PROVIDER)),
     MetricSpec(
         sc.METRIC_TOOL_CALLS,
@@ -169,12 +170,12 @@ METRICS: tuple[MetricSpec, ...] = (
         "{call}",
         (sc.GEN_AI_TOOL_TYPE, sc.GEN_AI_TOOL_NAME, sc.GEN_AI_AGENT_NAME, sc.OPENAI_API_TYPE),
     ),
-    MetricSpec(sc.METRIC_USAGE_STEPS, COUNTER, "{inference}", (sc.USAGE_SOURCE, sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)),
-    MetricSpec(sc.METRIC_ESTIMATE_ERROR, HISTOGRAM, "1", (sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)),
+    MetricSpec(sc.METRIC_USAGE_STEPS, COUNTER, "{inference}", (sc.USAGE_SOURCE, *_MODEL_API)),
+    MetricSpec(sc.METRIC_ESTIMATE_ERROR, HISTOGRAM, "1", (sc.GEN_AI_TOKEN_TYPE, *_MODEL_API)),
     MetricSpec(
-        sc.METRIC_UNPRICED_TOKENS, COUNTER, "{token}", (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_TOKEN_TYPE, sc.OPENAI_API_TYPE)
+        sc.METRIC_UNPRICED_TOKENS, COUNTER, "{token}", (sc.GEN_AI_TOKEN_TYPE, *_MODEL_API)
     ),
-    MetricSpec(sc.METRIC_UNPRICED_RUNS, COUNTER, "{run}", (sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)),
+    MetricSpec(sc.METRIC_UNPRICED_RUNS, COUNTER, "{run}", _MODEL_API),
     MetricSpec(sc.METRIC_FETCHES, COUNTER, "{request}", (sc.FETCH_KIND, sc.FETCH_OUTCOME)),
 )
 

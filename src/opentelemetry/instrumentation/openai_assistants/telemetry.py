@@ -195,7 +195,8 @@ class Telemetry:
 
     def model_labels(self, state: RunState) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
-                       sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name), **self._metadata_labels(state)})
+                       sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name),
+                       **self._metadata_labels(state)})
 
     def _duration(self, ns: int, operation: str, provider: str, model: Optional[str], agent: Optional[str],
                   error: Optional[str]) -> None:
