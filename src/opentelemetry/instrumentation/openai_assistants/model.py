@@ -24,6 +24,9 @@ class Usage:
     source: UsageSource = "reported"
     partial: bool = False  # some content could not be counted (images, file search results)
     degraded: bool = False  # no tokenizer could be loaded: counts are approximations
+    cached_input_tokens: int = 0  # part of input_tokens read from the prompt cache (Responses)
+    cache_write_tokens: int = 0  # part of input_tokens written to the prompt cache (Responses)
+    reasoning_tokens: int = 0  # part of output_tokens (Responses): never priced again
 
     @property
     def total_tokens(self) -> int:
@@ -140,3 +143,12 @@ class RunRequest:
     additional_instructions: Optional[str] = None
     additional_messages: list[Message] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PriceTerms:
+    """What changes a token's price besides model and date (Responses): all as served or requested."""
+
+    service_tier: Optional[str] = None  # as served: default | flex | priority | scale | auto
+    completion_window: Optional[str] = None  # background_options.completion_window: soonest | 2h | 8h
+    regional: bool = False  # regional data processing
