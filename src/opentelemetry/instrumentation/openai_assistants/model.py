@@ -152,3 +152,53 @@ class PriceTerms:
     service_tier: Optional[str] = None  # as served: default | flex | priority | scale | auto
     completion_window: Optional[str] = None  # background_options.completion_window: soonest | 2h | 8h
     regional: bool = False  # regional data processing
+
+
+DEFAULT_CONTAINER_EXPIRY_MINUTES = 20
+
+
+@dataclass
+class Container:
+    """A hosted-tool container (Code Interpreter, hosted shell): what containers are billed by.
+
+    All times are the API's own timestamps (whole seconds), never this process's clock, so a replay
+    gives the bill of its day. ``observed`` says the container object itself was read (its own
+    ``created_at``/``last_active_at``); otherwise its life is inferred from the responses naming it.
+    """
+
+    id: str
+    memory_limit: Optional[str] = None  # 1g | 4g | 16g | 64g; None: not known (priced as the default tier)
+    created_at: Optional[int] = None
+    last_active_at: Optional[int] = None
+    deleted_at: Optional[int] = None
+    expires_after_minutes: int = DEFAULT_CONTAINER_EXPIRY_MINUTES
+    observed: bool = False
+    first_seen_at: Optional[int] = None  # the first response or call that named it
+
+    @property
+    def started_at(self) -> Optional[int]:
+        return self.created_at if self.created_at is not None else self.first_seen_at
+
+
+@dataclass
+class ImageGenUsage:
+    """``tool_usage.image_gen`` of one response: image generation tokens, billed at the image model's rates."""
+
+    input_tokens: int  # text and image input
+    output_tokens: int
+    input_image_tokens: int = 0  # part of input_tokens
+    cached_tokens: int = 0  # part of input_tokens
+    cached_image_tokens: int = 0  # part of cached_tokens
+
+
+@dataclass
+class ToolUsage:
+    """What one response tells about its hosted tools' billable use (besides containers)."""
+
+    web_search_requests: Optional[int] = None  # tool_usage.web_search.num_requests; None: absent, unknown
+    web_search_tool: str = "web_search"  # the request's tool version: web_search | web_search_preview
+    web_search_actions: dict[str, int] = field(default_factory=dict)  # web_search_call items by action type
+    file_search_calls: int = 0  # file_search_call items
+    image_gen: Optional[ImageGenUsage] = None
+    image_model: Optional[str] = None  # the image_generation tool's model; None: the default one
+    other_calls: dict[str, int] = field(default_factory=dict)  # other tool call items by item type

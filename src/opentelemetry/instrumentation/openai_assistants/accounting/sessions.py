@@ -11,7 +11,8 @@ charge). A call outside every known session opens its own, even when it arrives 
 
 Claims are idempotent per call id: observing the same call twice (a retry, two workers, a replay)
 gives the same decision. :class:`MemorySessionStore` serves one process; :class:`RedisSessionStore`
-shares decisions between processes with one atomic Lua script per claim.
+shares decisions between processes with one atomic Lua script per claim. Both also hold the
+idempotent money claims of hosted-tool containers (``container_claims``), keyed by container id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
+
+from .container_claims import MemoryContainerClaims, RedisContainerClaims
 
 DEFAULT_WINDOW_S = 3600
 MAX_SESSIONS_PER_THREAD = 32  # older sessions are forgotten: calls that late are judged without them
@@ -63,7 +66,7 @@ class _ThreadSessions:
         self.calls: OrderedDict[str, SessionDecision] = OrderedDict()
 
 
-class MemorySessionStore:
+class MemorySessionStore(MemoryContainerClaims):
     """In-process store: at most ``max_threads`` threads (LRU), thread-safe."""
 
     def __init__(
@@ -135,7 +138,7 @@ return result
 """
 
 
-class RedisSessionStore:
+class RedisSessionStore(RedisContainerClaims):
     """Decisions shared by processes through Redis: one atomic script per claim, keyed per thread.
 
     Key expiry (``ttl_s``, default one day and at least two windows) only collects garbage; it
