@@ -20,6 +20,7 @@ from opentelemetry.instrumentation.openai_assistants.accounting.container_ledger
     UnpricedContainer,
 )
 from opentelemetry.instrumentation.openai_assistants.accounting.containers import (
+    DEFAULT_INTERPRETATION,
     ContainerBill,
     ContainerRules,
     Interpretation,
@@ -47,7 +48,7 @@ def make_store(request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
     client.close()
 
 
-def final_bill(c: Container, now: int, interpretation: Interpretation = Interpretation()) -> ContainerBill:
+def final_bill(c: Container, now: int, interpretation: Interpretation = DEFAULT_INTERPRETATION) -> ContainerBill:
     bill = bill_at(c, now, RULES, interpretation)
     assert isinstance(bill, ContainerBill)
     return bill

@@ -272,3 +272,13 @@ def tool_fees(
             outcomes.append(outcome)
     outcomes.extend(unknown_tool_fees(usage, book))
     return outcomes
+
+
+def input_pricer(prices: Any, provider: str = "openai") -> InputPricer:
+    """Search content tokens priced at the model's input rate by a ``pricing.PriceBook``."""
+
+    def price(model_name: str, tokens: int, at: int) -> Union[Decimal, Unpriced]:
+        cost = prices.token_cost(model_name, model.Usage(tokens, 0), at, provider)
+        return cost if isinstance(cost, Unpriced) else cost.input_usd
+
+    return price
