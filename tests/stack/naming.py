@@ -160,7 +160,9 @@ METRICS: tuple[MetricSpec, ...] = (
         "s",
         (sc.GEN_AI_OPERATION_NAME, sc.ERROR_TYPE, *_MODEL_AGENT_PROVIDER),
     ),
-    MetricSpec(sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER)),
+    MetricSpec(
+        sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER, sc.CONTAINER_TIER, sc.CONTAINER_RULE)
+    ),
     MetricSpec(sc.METRIC_RUN_COST, HISTOGRAM, "USD", _MODEL_AGENT_PROVIDER),
     MetricSpec(sc.METRIC_SESSIONS, COUNTER, "{session}", _MODEL_AGENT_PROVIDER[1:]),
     MetricSpec(sc.METRIC_RUNS, COUNTER, "{run}", (sc.STATUS, *_MODEL_AGENT_PROVIDER)),
@@ -177,6 +179,16 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(sc.METRIC_UNPRICED_RUNS, COUNTER, "{run}", _MODEL_API),
     MetricSpec(sc.METRIC_FETCHES, COUNTER, "{request}", (sc.FETCH_KIND, sc.FETCH_OUTCOME)),
+    MetricSpec(
+        sc.METRIC_CONTAINERS,
+        COUNTER,
+        "{container}",
+        (sc.CONTAINER_TIER, sc.CONTAINER_RULE, sc.CONTAINER_LIFE, *_MODEL_AGENT_PROVIDER),
+    ),
+    MetricSpec(
+        sc.METRIC_CONTAINERS_LIVE, UPDOWN_COUNTER, "{container}", (sc.CONTAINER_TIER, *_MODEL_AGENT_PROVIDER)
+    ),
+    MetricSpec(sc.METRIC_AUTO_CONTAINERS_WITHOUT_CALL, COUNTER, "{response}", _MODEL_AGENT_PROVIDER),
 )
 
 SPECS = {m.name: m for m in METRICS}

@@ -84,6 +84,21 @@ PRICE_EFFECTIVE_DATE = "openai_cost.price.effective_date"
 SESSION_OPENED = "assistants.code_interpreter.session.opened"
 SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
 SESSION_LATE = "assistants.code_interpreter.session.late_call"
+# Hosted tools (Responses): containers and per-call fees, on the tool span that incurred them.
+COST_CONTAINER = "openai_cost.container_usd"  # the charge this call brought to light (may be 0: billed before)
+COST_WEB_SEARCH = "openai_cost.web_search_usd"
+COST_FILE_SEARCH = "openai_cost.file_search_usd"
+COST_IMAGE_GENERATION = "openai_cost.image_generation_usd"
+CONTAINER_ID = "openai_cost.container.id"  # span attribute only, never a metric label
+CONTAINER_TIER = "openai_cost.container.tier"  # 1g | 4g | 16g | 64g (metric label)
+CONTAINER_TIER_INFERRED = "openai_cost.container.tier_inferred"  # tier unknown: the default was priced
+CONTAINER_RULE = "openai_cost.container.rule"  # per_container | per_session | per_minute (metric label)
+CONTAINER_LIFE = "openai_cost.container.life"  # observed | inferred (metric label)
+CONTAINER_CHARGE = "openai_cost.container.charge"  # opening | incurred | settlement
+CONTAINER_UNITS = "openai_cost.container.units"  # containers, sessions or minutes owed so far
+CONTAINER_TOTAL = "openai_cost.container.total_usd"  # billed for the container so far, all processes
+WEB_SEARCH_BILLED_CALLS = "openai_cost.web_search.billed_calls"
+WEB_SEARCH_CONTENT_TOKENS = "openai_cost.web_search.content_tokens"  # fixed search content tokens billed
 
 # Roll-ups: on the run span only; never add them to leaf figures.
 ROLLUP_COST_TOTAL = "openai_cost.rollup.total_usd"
@@ -91,6 +106,10 @@ ROLLUP_COST_INPUT = "openai_cost.rollup.input_tokens_usd"
 ROLLUP_COST_OUTPUT = "openai_cost.rollup.output_tokens_usd"
 ROLLUP_COST_SESSION = "openai_cost.rollup.code_interpreter_session_usd"
 ROLLUP_STEPS = "assistants.run.steps"
+ROLLUP_COST_CONTAINER = "openai_cost.rollup.container_usd"
+ROLLUP_COST_WEB_SEARCH = "openai_cost.rollup.web_search_usd"
+ROLLUP_COST_FILE_SEARCH = "openai_cost.rollup.file_search_usd"
+ROLLUP_COST_IMAGE_GENERATION = "openai_cost.rollup.image_generation_usd"
 
 METADATA_PREFIX = "openai_cost.metadata."
 
@@ -107,11 +126,20 @@ METRIC_ESTIMATE_ERROR = "openai_cost.usage.estimate_error"
 METRIC_UNPRICED_TOKENS = "openai_cost.unpriced.tokens"
 METRIC_UNPRICED_RUNS = "openai_cost.unpriced.runs"
 METRIC_FETCHES = "openai_cost.fetches"
+METRIC_CONTAINERS = "openai_cost.containers"  # containers settled, by tier, rule and observed | inferred
+METRIC_CONTAINERS_LIVE = "openai_cost.containers.live"  # opened minus settled (up-down counter)
+METRIC_AUTO_CONTAINERS_WITHOUT_CALL = "openai_cost.containers.auto_without_call"  # auto mode, no container named
 
 STATUS = "openai_cost.status"  # metric label: a run's or response's final status, or how it ended unseen
 COST_KIND = "openai_cost.kind"  # input_tokens | output_tokens | code_interpreter_session
 FETCH_KIND = "openai_cost.fetch.kind"  # steps | assistant | messages
 FETCH_OUTCOME = "openai_cost.fetch.outcome"  # ok | error | timeout | dropped
+KIND_CONTAINER = "container"  # openai_cost.kind values of the hosted tools
+KIND_WEB_SEARCH = "web_search"
+KIND_FILE_SEARCH = "file_search"
+KIND_IMAGE_GENERATION = "image_generation"
+LIFE_OBSERVED = "observed"
+LIFE_INFERRED = "inferred"
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(0.01 * 2**i for i in range(14))  # 0.01, 0.02, ... 81.92

@@ -44,7 +44,7 @@ class ContainerCharge:
 
     container_id: str
     usd: Decimal  # new money: add it to the spend counter (0 when another caller billed it)
-    total_usd: Decimal  # billed for the container so far, by every caller
+    previous_usd: Decimal  # billed for the container before, by every caller
     phase: Phase
     rule: str
     unit: str
@@ -54,6 +54,10 @@ class ContainerCharge:
     observed: bool  # the life comes from the container's own timestamps
     effective_from: date
     source: str
+
+    @property
+    def total_usd(self) -> Decimal:
+        return self.previous_usd + self.usd
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ class ContainerLedger:
             bill = minimum_bill(key, at, self.rules, tier)
             if isinstance(bill, Unpriced):
                 return UnpricedContainer(key, bill.reason)
-            return self._charge(bill, self.store.claim_container(key, bill.usd, True).usd, final=True)
+            claim = self.store.claim_container(key, bill.usd, True)
+            return self._charge(bill, claim.usd, claim.previous_usd, "settlement" if claim.settled_now else "incurred")
         except Exception:
             logger.debug("assumed container of %s not accounted", response_id, exc_info=True)
             return None
@@ -166,18 +171,15 @@ class ContainerLedger:
         if bill.ended and not claim.settled_now and not claim.usd:
             return None  # settled before, by this or another process: nothing new
         phase: Phase = "settlement" if claim.settled_now else "opening" if not claim.previous_usd else "incurred"
-        return self._charge(bill, claim.usd, final=claim.settled_now, phase=phase, total=claim.total_usd)
+        return self._charge(bill, claim.usd, claim.previous_usd, phase)
 
     @staticmethod
-    def _charge(
-        bill: ContainerBill, usd: Decimal, *, final: bool, phase: Optional[Phase] = None,
-        total: Optional[Decimal] = None,
-    ) -> ContainerCharge:
+    def _charge(bill: ContainerBill, usd: Decimal, previous: Decimal, phase: Phase) -> ContainerCharge:
         return ContainerCharge(
             bill.container_id,
             usd,
-            total if total is not None else bill.usd,
-            phase or ("settlement" if final else "opening"),
+            previous,
+            phase,
             bill.rule.rule,
             bill.rule.unit,
             bill.units,
