@@ -9,4 +9,7 @@ core serves any front end (the Assistants API, compatible servers, replayed reco
 - ``pricing``: dated token and Code Interpreter session prices (genai-prices + own data files).
 - ``sessions``: which Code Interpreter call opened a billed session (memory or Redis store).
 - ``account``: the run's account: per-step usage and cost, per-call sessions, run roll-ups.
+- ``containers``: the container billing rule of a date (per container, session or minute) and what a container owes.
+- ``container_claims`` / ``container_ledger``: idempotent container claims; charges as they become known.
+- ``fees``: hosted tool per-call fees (web search, file search, image generation).
 """
