@@ -105,13 +105,14 @@ class ContainerLedger:
         self._lock = threading.Lock()
         self._known: OrderedDict[str, model.Container] = OrderedDict()
 
-    def observe(self, update: model.Container, at: int) -> list[Outcome]:
+    def observe(self, update: model.Container, at: int, *, active: bool = True) -> list[Outcome]:
         """Merge what a call at API time ``at`` showed of a container and claim what it owes now.
 
-        ``at`` is activity: it moves the container's ``last_active_at``.
+        ``active``: the call used the container (a tool call, a file operation), which moves its
+        ``last_active_at`` to ``at``; a mere read (retrieve, list) passes False.
         """
         try:
-            activity = model.Container(update.id, last_active_at=at, first_seen_at=at)
+            activity = model.Container(update.id, last_active_at=at if active else None, first_seen_at=at)
             with self._lock:
                 container = merge(merge(self._known.get(update.id), update), activity)
                 self._known[update.id] = container
