@@ -37,7 +37,8 @@ def test_containers_named_by_code_and_shell_calls() -> None:
         {"id": "ci_1", "type": "code_interpreter_call", "code": "1+1", "container_id": "cntr_a",
          "outputs": None, "status": "completed"}
     )
-    shell = {"id": "sh_1", "type": "shell_call", "environment": {"type": "container_reference", "container_id": "cntr_b"}}
+    reference = {"type": "container_reference", "container_id": "cntr_b"}
+    shell = {"id": "sh_1", "type": "shell_call", "environment": reference}
     local = {"id": "sh_2", "type": "shell_call", "environment": {"type": "local"}}
     assert containers_named([{"type": "message"}, code, shell, local]) == [
         NamedContainer("cntr_a", "ci_1", "code_interpreter_call"),
