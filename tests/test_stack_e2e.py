@@ -27,7 +27,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.workload import register_scripts, run_workload
 from fakeapi import FakeAssistantsAPI
-from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+from opentelemetry.instrumentation.openai_assistants import _SCHEMA_URL, AssistantsInstrumentor
+from opentelemetry.instrumentation.openai_assistants.accounting.container_ledger import ContainerLedger
+from opentelemetry.instrumentation.openai_assistants.accounting.containers import ContainerRules
+from opentelemetry.instrumentation.openai_assistants.accounting.fees import FeeBook, input_pricer, tool_fees
+from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook
+from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
+from opentelemetry.instrumentation.openai_assistants.hosted_telemetry import HostedToolsRecorder
+from opentelemetry.instrumentation.openai_assistants.metrics import Instruments
+from opentelemetry.instrumentation.openai_assistants.model import Container, ImageGenUsage, ToolUsage
+from opentelemetry.instrumentation.openai_assistants.version import __version__
 from tests.stack.harness import Prometheus, free_port, get_json, require_binary, running, wait_for
 from tests.stack.naming import HISTOGRAM, METRICS, emitted_series, prometheus_name, sc
 from tests.stack.promql import (
@@ -43,7 +52,9 @@ from tests.stack.promql import (
 
 AGENT, MODEL = "Data analyst", "gpt-4o-mini"
 LEAF_COSTS = ("openai_cost.input_tokens_usd", "openai_cost.output_tokens_usd",
-              "openai_cost.code_interpreter_session_usd")
+              "openai_cost.code_interpreter_session_usd", sc.COST_CONTAINER, sc.COST_WEB_SEARCH,
+              sc.COST_FILE_SEARCH, sc.COST_IMAGE_GENERATION)
+INSTRUMENTATION_SCOPE = "opentelemetry.instrumentation.openai_assistants"
 
 
 def workload(fake_api: FakeAssistantsAPI) -> None:
@@ -65,6 +76,30 @@ def spend_spike(meter_provider: MeterProvider, usd: float = 2.0) -> None:
             sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI,
         },
     )
+
+
+def hosted_tools_batch(meter_provider: MeterProvider, tracer_provider: TracerProvider) -> None:
+    """Container and tool-fee money of one response, through the accounting core and its telemetry
+    under the instrumentation's own scope, each charge on a tool span: a 4g container used 12
+    minutes then deleted, two web searches, a file search, an image, and a response whose auto
+    container was never named."""
+    meter = meter_provider.get_meter(INSTRUMENTATION_SCOPE, __version__, schema_url=_SCHEMA_URL)
+    recorder = HostedToolsRecorder(Instruments(meter))  # the instrumentor's instruments, shared
+    tracer = tracer_provider.get_tracer("stack-e2e-hosted-tools")
+    labels = {sc.GEN_AI_REQUEST_MODEL: MODEL, sc.GEN_AI_AGENT_NAME: AGENT, sc.GEN_AI_PROVIDER_NAME: sc.PROVIDER_OPENAI,
+              sc.OPENAI_API_TYPE: sc.API_RESPONSES}
+    ledger = ContainerLedger(ContainerRules({}), MemorySessionStore())
+    start = 1_784_019_600  # 2026-07-14 09:00 UTC: per-minute billing
+    for update, at in ((Container("cntr_e2e", "4g", created_at=start, observed=True), start + 60),
+                       (Container("cntr_e2e", deleted_at=start + 720), start + 720)):
+        with tracer.start_as_current_span("execute_tool code_interpreter") as span:
+            for outcome in ledger.observe(update, at):
+                recorder.container(outcome, labels, span)
+    usage = ToolUsage(web_search_requests=2, file_search_calls=1, image_gen=ImageGenUsage(100, 1000))
+    for fee in tool_fees(usage, MODEL, start, FeeBook({}), input_pricer(PriceBook({}))):
+        with tracer.start_as_current_span(f"execute_tool {fee.kind}") as span:
+            recorder.fee(fee, labels, span)
+    recorder.auto_container_without_call(labels)
 
 
 @dataclass
@@ -181,6 +216,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ):
             prometheus = Prometheus(f"http://127.0.0.1:{prom_port}")
             workload(fake_api)
+            hosted_tools_batch(meter_provider, tracer_provider)
             # Two scrapes of the first batch, then a second batch: counters rise between scrapes.
             wait_for(
                 lambda: prometheus.query("count_over_time(openai_cost_runs_total[1m]) >= 2"),
@@ -188,6 +224,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "two scrapes of the workload",
             )
             workload(fake_api)
+            hosted_tools_batch(meter_provider, tracer_provider)
             wait_for(
                 lambda: prometheus.query("increase(openai_cost_runs_total[1m]) > 0"), 20, "the second batch"
             )
@@ -249,6 +286,22 @@ def test_spend_in_prometheus_equals_the_leaf_costs_of_the_spans(stack: Stack) ->
         'sum(openai_cost_spend_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})'),
         20, "the spend")
     assert float(reported[0]["value"][1]) == pytest.approx(leaves, rel=1e-9)
+
+
+def test_hosted_tool_spend_reaches_prometheus_exactly(stack: Stack) -> None:
+    # Per batch: 12 minutes of 4g at $0.006; 2 searches at $0.01 plus 2 x 8,000 content tokens at
+    # gpt-4o-mini's $0.15 per 1M; 1 file search at $0.0025; gpt-image-1 100 x $5 + 1,000 x $40 per 1M.
+    expected = {"container": 2 * 0.072, "web_search": 2 * 0.0224, "file_search": 2 * 0.0025,
+                "image_generation": 2 * 0.0405}
+    kinds = "|".join(expected)
+    query = f'sum by (openai_cost_kind) (openai_cost_spend_USD_total{{openai_cost_kind=~"{kinds}"}})'
+    result = wait_for(lambda: stack.prometheus.query(query), 20, "hosted tool spend")
+    spend = {r["metric"]["openai_cost_kind"]: float(r["value"][1]) for r in result}
+    assert spend == pytest.approx(expected, rel=1e-9)
+    tiers = stack.prometheus.query(
+        'sum by (openai_cost_container_tier, openai_cost_container_rule) (openai_cost_containers_total)')
+    assert [(r["metric"]["openai_cost_container_tier"], r["metric"]["openai_cost_container_rule"], r["value"][1])
+            for r in tiers] == [("4g", "per_minute", "2")]
 
 
 VARIABLE_SETTINGS = [{"assistant": ".*", "model": ".*"}, {"assistant": AGENT, "model": MODEL}]
