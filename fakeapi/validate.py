@@ -136,6 +136,9 @@ def check_object(payload: Any, where: str = "body") -> None:
     if "error" in payload and len(payload) == 1:
         _check_model(ErrorObject, payload["error"], f"{where}.error", complete=False)
         return
+    if "object" not in payload and "type" in payload:
+        _check_item(payload, where)
+        return
     kind = payload.get("object")
     if kind == "list":
         if set(payload) != _PAGE_KEYS:
