@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-from typing import Any, Collection, Optional
+from typing import Any, Collection, Optional, Union
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
@@ -28,14 +28,18 @@ from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
 from . import hooks
+from .accounting.tokens import default_counter
 from .assistants import AssistantsFrontEnd
+from .assistants.accountant import price_book
 from .assistants.fetch import Fetcher
 from .assistants.tracker import RunTracker
 from .background import Background
 from .config import Settings
-from .frontends import Registry
+from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
+from .responses import ResponsesFrontEnd
+from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
 from .telemetry import Telemetry
 from .version import __version__
@@ -56,10 +60,15 @@ _PATCHES = (
 
 
 class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Traces and meters the Assistants API of the ``openai`` SDK (sync and async)."""
+    """Traces and meters the Assistants and Responses APIs of the ``openai`` SDK (sync and async).
+
+    Options (besides those of ``config.Settings``): ``assistants=False`` or ``responses=False`` leave
+    that API untraced; ``responses_spans=False`` keeps Responses money and metrics but makes no spans.
+    """
 
     _tracker: Optional[RunTracker] = None
     _registry: Optional[Registry] = None
+    _responses: Optional[ResponseTracker] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
 
@@ -73,12 +82,15 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
         telemetry = Telemetry(tracer, Instruments(meter), settings)
         background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
-                                on_tick=lambda: tracker.sweep())
-        assistants = AssistantsFrontEnd(settings, telemetry, background)
-        tracker = assistants.tracker
-        registry = Registry((tracker,))
-        self._tracker, self._background, self._fetcher = tracker, background, assistants.fetcher
-        self._registry = registry
+                                on_tick=self._sweep)
+        prices = price_book(settings)
+        assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
+        responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter())
+        self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
+        self._responses = responses.tracker
+        chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
+                                               (settings.responses, responses.tracker)]
+        registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
             "sync_request": hooks.sync_request(registry),
             "async_request": hooks.async_request(registry),
@@ -103,25 +115,32 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             unwrap(getattr(modules[module], owner_name), attr)
         if self._registry is not None:
             self._registry.enabled = False  # wrappers captured elsewhere go quiet too
-        if self._tracker is not None:
-            self._tracker.enabled = False
-            self._tracker.end_all("shutdown")
+        for tracker in self._trackers():
+            tracker.enabled = False
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
         self._tracker = self._background = self._fetcher = self._registry = None  # let every cache go
+        self._responses = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.
 
         Call it before ``TracerProvider.force_flush()``.
         """
-        if self._tracker is not None:
-            self._tracker.sweep()
+        self._sweep()
         return self._background.drain(timeout_millis / 1000) if self._background else True
 
+    def _trackers(self) -> list[Union[RunTracker, ResponseTracker]]:
+        return [t for t in (self._tracker, self._responses) if t is not None]
+
+    def _sweep(self) -> None:
+        for tracker in self._trackers():
+            tracker.sweep()
+
     def _at_exit(self) -> None:
-        if self._tracker is not None:
-            self._tracker.end_all("shutdown")
+        for tracker in self._trackers():
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
 
     def _shutdown(self, timeout_s: float) -> None:

@@ -47,3 +47,4 @@ class Invocation:
     root: SpanRecord
     status: Optional[str] = None  # openai_cost.status; None: not a run or response (no run metrics)
     metadata: Attrs = field(default_factory=dict)  # allow-listed attribution attributes
+    spans: bool = True  # False: metrics only (another instrumentation makes the spans)

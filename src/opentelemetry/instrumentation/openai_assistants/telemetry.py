@@ -13,15 +13,27 @@ import logging
 from decimal import Decimal
 from typing import Any, Optional
 
-from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode, Tracer
 
 from opentelemetry import trace
 
 from . import semconv as sc
-from .accounting.account import COST_INPUT, COST_OUTPUT, COST_SESSION, CallAccount, RunAccount, StepAccount
+from .accounting.account import (
+    COST_INPUT,
+    COST_OUTPUT,
+    COST_SESSION,
+    CallAccount,
+    ItemCharge,
+    RunAccount,
+    StepAccount,
+)
+from .accounting.inference import COST_CACHE_WRITE, COST_CACHED_INPUT
 from .config import Settings
 from .invocation import Attrs, Invocation, SpanRecord
 from .metrics import Instruments
+from .model import Usage
+
+_TOKEN_KINDS = (COST_INPUT, COST_OUTPUT, COST_CACHED_INPUT, COST_CACHE_WRITE)
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +49,28 @@ class Telemetry:
         self.instruments = instruments
         self.settings = settings
 
-    def invocation_ended(self, invocation: Invocation, account: Optional[RunAccount]) -> None:
-        """Write a finished run or response (or an agent call): its spans, then its metrics."""
+    def invocation_ended(self, invocation: Invocation, account: Optional[RunAccount]) -> dict[str, SpanContext]:
+        """Write a finished run or response (or an agent call): its spans, then its metrics.
+
+        Returns the span context of each tool call's span by call id, for links from later spans.
+        """
         view = Ledger(account)
         root = invocation.root
         if invocation.status is not None:
             root.attributes = {**root.attributes, **view.run_attributes()}
-        self._span(invocation, root, invocation.parent, view)
+        tools: dict[str, SpanContext] = {}
+        self._span(invocation, root, invocation.parent, view, tools)
         if invocation.status is not None:
             self._run_metrics(invocation, view)
+        return tools
 
-    def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger) -> None:
+    def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger,
+              tools: dict[str, SpanContext]) -> None:
+        self._record_span_metrics(invocation, record)
+        if not invocation.spans:
+            for sub in record.children:
+                self._span(invocation, sub, parent, view, tools)
+            return
         attrs: Attrs = dict(record.attributes)
         if record.inference_id is not None:
             attrs.update(view.step_attributes(record.inference_id))
@@ -61,8 +84,12 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, record.status_message or record.error))
         child = trace.set_span_in_context(span)
         for sub in record.children:
-            self._span(invocation, sub, child, view)
+            self._span(invocation, sub, child, view, tools)
         span.end(record.end_ns)
+        if record.tool is not None and record.tool_call_id:
+            tools[record.tool_call_id] = span.get_span_context()
+
+    def _record_span_metrics(self, invocation: Invocation, record: SpanRecord) -> None:
         self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
         if record.tool is not None:
             labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
@@ -111,6 +138,9 @@ class Ledger:
         self.account = account
         self.steps: dict[str, StepAccount] = {s.step_id: s for s in account.steps} if account else {}
         self.calls: dict[str, CallAccount] = {c.call_id: c for c in account.calls} if account else {}
+        self.charges: dict[str, list[ItemCharge]] = {}
+        for charge in account.charges if account else ():
+            self.charges.setdefault(charge.call_id, []).append(charge)
 
     @property
     def run_is_leaf(self) -> bool:
@@ -131,21 +161,38 @@ class Ledger:
         return attrs
 
     def call_attributes(self, call_id: str) -> Attrs:
+        attrs = self._charge_attributes(call_id)
         call = self.calls.get(call_id)
         if call is None:
-            return {}
-        return {sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
+            return attrs
+        return {**attrs, sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
                 sc.SESSION_LATE: True if call.late else None, sc.COST_SESSION: usd(call.session_usd),
                 sc.COST_UNPRICED_REASON: call.unpriced_reason}
+
+    def _charge_attributes(self, call_id: str) -> Attrs:
+        """A tool call's own charges (container, fees): ``openai_cost.<kind>_usd`` each."""
+        attrs: Attrs = {}
+        for charge in self.charges.get(call_id, ()):
+            if charge.usd is not None:
+                key = f"openai_cost.{charge.kind}_usd"
+                attrs[key] = float(charge.usd) + (attrs.get(key) or 0.0)
+            elif charge.unpriced_reason:
+                attrs[sc.COST_UNPRICED_REASON] = charge.unpriced_reason
+            if charge.effective_from is not None:
+                attrs[sc.PRICE_EFFECTIVE_DATE] = charge.effective_from.isoformat()
+        return attrs
 
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
         account = self.account
         if account is None:
             return {}
-        if self.run_is_leaf:
-            return {k: v for k, v in account.cost_usd.items() if k in (COST_INPUT, COST_OUTPUT)}
         sums: dict[str, Decimal] = {}
+        for charge in account.charges:
+            if charge.usd is not None:
+                sums[charge.kind] = sums.get(charge.kind, Decimal(0)) + charge.usd
+        if self.run_is_leaf:
+            return {**sums, **{k: v for k, v in account.cost_usd.items() if k in _TOKEN_KINDS}}
         for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
                              (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
                              (COST_SESSION, [c.session_usd for c in self.calls.values()])):
@@ -162,10 +209,15 @@ class Ledger:
                              account.partial, account.degraded)
         costs = self.costs()
         if self.run_is_leaf:
-            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT))})
+            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+                          sc.COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
+                          sc.COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
+                          sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage)})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
             sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+            sc.ROLLUP_COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
+            sc.ROLLUP_COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
             sc.ROLLUP_COST_SESSION: usd(costs.get(COST_SESSION)),
             sc.ROLLUP_COST_TOTAL: usd(sum(costs.values(), Decimal(0))) if costs else None,
             sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
@@ -233,6 +285,15 @@ def _usage_attrs(tokens_in: int, tokens_out: int, source: str, partial: bool, de
     return {sc.GEN_AI_USAGE_INPUT_TOKENS: tokens_in, sc.GEN_AI_USAGE_OUTPUT_TOKENS: tokens_out,
             sc.USAGE_SOURCE: source, sc.USAGE_PARTIAL: True if partial else None,
             sc.USAGE_DEGRADED: True if degraded else None}
+
+
+def _usage_parts(usage: Optional[Usage]) -> Attrs:
+    """The parts of one inference's tokens: cached and cache-write input, reasoning output."""
+    if usage is None:
+        return {}
+    return {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cached_input_tokens,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write_tokens,
+            sc.USAGE_REASONING_TOKENS: usage.reasoning_tokens}
 
 
 def _model_only(labels: Attrs) -> Attrs:

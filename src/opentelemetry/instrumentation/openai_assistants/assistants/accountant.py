@@ -27,9 +27,9 @@ class HistoryUnavailable(Exception):
 
 
 class Accountant:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, prices: Optional[PriceBook] = None) -> None:
         self._settings = settings
-        self.prices = _price_book(settings)
+        self.prices = prices or price_book(settings)
         self.sessions = _session_store(settings)
         self.history = ThreadHistory()
         self.counter = TokenCounter()
@@ -75,7 +75,7 @@ class Accountant:
         return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id)
 
 
-def _price_book(settings: Settings) -> PriceBook:
+def price_book(settings: Settings) -> PriceBook:
     try:
         return PriceBook(settings.prices, settings.deployments)
     except (OSError, ValueError) as error:
