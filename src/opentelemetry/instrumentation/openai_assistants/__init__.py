@@ -39,6 +39,7 @@ from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
 from .responses import ResponsesFrontEnd
+from .responses.hosted import HostedTools
 from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
 from .telemetry import Telemetry
@@ -69,6 +70,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _tracker: Optional[RunTracker] = None
     _registry: Optional[Registry] = None
     _responses: Optional[ResponseTracker] = None
+    _hosted: Optional[HostedTools] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
 
@@ -85,7 +87,9 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                                 on_tick=self._sweep)
         prices = price_book(settings)
         assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
-        responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter())
+        responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
+                                      retrieve=assistants.fetcher.container)
+        self._hosted = responses.hosted
         self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
         self._responses = responses.tracker
         chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
@@ -121,7 +125,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
         self._tracker = self._background = self._fetcher = self._registry = None  # let every cache go
-        self._responses = None
+        self._responses = self._hosted = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.
@@ -137,6 +141,8 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _sweep(self) -> None:
         for tracker in self._trackers():
             tracker.sweep()
+        if self._hosted is not None:
+            self._hosted.sweep()
 
     def _at_exit(self) -> None:
         for tracker in self._trackers():

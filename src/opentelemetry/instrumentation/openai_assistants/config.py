@@ -45,6 +45,9 @@ class Settings:
     assistants: bool = True  # trace the Assistants API
     responses: bool = True  # trace the Responses API (with Conversations and Containers)
     responses_spans: bool = True  # False: Responses money and metrics only, spans left to another instrumentation
+    assume_auto_container: bool = False  # charge the minimum for an auto container a response did not name
+    container_sessions: str = "life"  # life: a container's idle minutes before expiry are billed; active: not
+    container_clock: Any = None  # callable -> API time in seconds, for container expiry and deletion; time.time
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:

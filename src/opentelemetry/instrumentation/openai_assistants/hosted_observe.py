@@ -118,6 +118,18 @@ def request_tools(tools: Any) -> RequestTools:
     return RequestTools(auto, limit, tuple(explicit), search, image)
 
 
+def reported_tool_usage(raw: Any) -> Optional[ToolUsage]:
+    """``tool_usage`` as reported (billable web searches, image tokens); None when absent."""
+    try:
+        if raw is None:
+            return None
+        return ToolUsage(web_search_requests=_int(get(get(raw, "web_search"), "num_requests")),
+                         image_gen=_image_gen(get(raw, "image_gen")))
+    except Exception:
+        logger.debug("unreadable tool usage", exc_info=True)
+        return None
+
+
 def tool_usage(response: Any, tools: RequestTools) -> ToolUsage:
     """A response's billable hosted-tool use: ``tool_usage`` where reported, its items otherwise."""
     usage = ToolUsage(web_search_tool=tools.web_search_tool or "web_search", image_model=tools.image_model)

@@ -29,6 +29,7 @@ FEE_ATTRIBUTES = {
     sc.KIND_FILE_SEARCH: sc.COST_FILE_SEARCH,
     sc.KIND_IMAGE_GENERATION: sc.COST_IMAGE_GENERATION,
 }
+_LIVE_LABELS = (sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)
 ROLLUPS = {
     sc.KIND_CONTAINER: sc.ROLLUP_COST_CONTAINER,
     sc.KIND_WEB_SEARCH: sc.ROLLUP_COST_WEB_SEARCH,
@@ -93,23 +94,29 @@ class HostedToolsRecorder:
     def __init__(self, instruments: Instruments) -> None:
         self.instruments = instruments
 
-    def container(self, outcome: Outcome, labels: Mapping[str, Any], span: Optional[Span] = None) -> None:
-        """One container outcome: ``labels`` are the response's model, agent, provider and API labels."""
+    def container(
+        self, outcome: Outcome, labels: Mapping[str, Any], span: Optional[Span] = None, *, spend: bool = True
+    ) -> None:
+        """One container outcome: ``labels`` are the response's model, agent, provider and API labels.
+
+        ``spend=False``: the money is written elsewhere (a response's account); count containers only.
+        """
         try:
             _set(span, container_attributes(outcome))
             if isinstance(outcome, UnpricedContainer):
                 return
             tier = {sc.CONTAINER_TIER: outcome.tier}
-            if outcome.usd:
+            if spend and outcome.usd:
                 self.instruments.cost.add(
                     float(outcome.usd),
                     {**labels, sc.COST_KIND: sc.KIND_CONTAINER, **tier, sc.CONTAINER_RULE: outcome.rule},
                 )
+            live = {k: v for k, v in labels.items() if k in _LIVE_LABELS}  # the same on opening and end
             if outcome.phase == "opening":
-                self.instruments.containers_live.add(1, {**labels, **tier})
+                self.instruments.containers_live.add(1, {**live, **tier})
             elif outcome.phase == "settlement":
                 if outcome.previous_usd:  # opened before: it was counted live
-                    self.instruments.containers_live.add(-1, {**labels, **tier})
+                    self.instruments.containers_live.add(-1, {**live, **tier})
                 self.instruments.containers.add(
                     1, {**labels, **tier, sc.CONTAINER_RULE: outcome.rule, sc.CONTAINER_LIFE: life(outcome)}
                 )

@@ -183,6 +183,7 @@ class Response:
     tool_calls: list[ToolCall] = field(default_factory=list)  # tool-call output items, in output order
     output_text: str = ""  # the text of its message items
     metadata: dict[str, str] = field(default_factory=dict)
+    tool_usage: Optional[ToolUsage] = None  # tool_usage as reported (hosted tool fees), when present
 
     @property
     def terminal(self) -> bool:

@@ -180,7 +180,19 @@ class Ledger:
                 attrs[sc.COST_UNPRICED_REASON] = charge.unpriced_reason
             if charge.effective_from is not None:
                 attrs[sc.PRICE_EFFECTIVE_DATE] = charge.effective_from.isoformat()
+            attrs.update(charge.attributes)
         return attrs
+
+    def spend(self) -> list[tuple[str, Attrs, Decimal]]:
+        """The spend counter's increments: (kind, extra labels, USD); item charges by kind and labels."""
+        grouped: dict[tuple[str, tuple[tuple[str, str], ...]], Decimal] = {}
+        for charge in self.account.charges if self.account else ():
+            if charge.usd is not None:
+                key = (charge.kind, tuple(sorted(charge.labels.items())))
+                grouped[key] = grouped.get(key, Decimal(0)) + charge.usd
+        charged = {kind for kind, _ in grouped}
+        rest: list[tuple[str, Attrs, Decimal]] = [(k, {}, v) for k, v in self.costs().items() if k not in charged]
+        return rest + [(kind, dict(labels), value) for (kind, labels), value in grouped.items()]
 
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
@@ -219,6 +231,7 @@ class Ledger:
             sc.ROLLUP_COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
             sc.ROLLUP_COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
             sc.ROLLUP_COST_SESSION: usd(costs.get(COST_SESSION)),
+            **{f"openai_cost.rollup.{c.kind}_usd": usd(costs.get(c.kind)) for c in account.charges},
             sc.ROLLUP_COST_TOTAL: usd(sum(costs.values(), Decimal(0))) if costs else None,
             sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
             sc.PRICE_EFFECTIVE_DATE: _iso(account.price_effective_from),
@@ -245,8 +258,8 @@ class Ledger:
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
-        for kind, value in self.costs().items():
-            instruments.cost.add(float(value), {**labels, sc.COST_KIND: kind})
+        for kind, extra, value in self.spend():
+            instruments.cost.add(float(value), {**labels, **extra, sc.COST_KIND: kind})
         if account.unpriced_reasons:
             instruments.unpriced_runs.add(1, _model_only(labels))
         elif self.costs():

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from ..model import Message, Run, RunRequest, Step, Usage
 from .estimator import (
@@ -80,6 +80,8 @@ class ItemCharge:
     usd: Optional[Decimal]  # None: could not be priced (see unpriced_reason), never 0 for that
     unpriced_reason: Optional[str] = None
     effective_from: Optional[date] = None
+    attributes: dict[str, Any] = field(default_factory=dict)  # what priced it (rule, tier...), on its span
+    labels: dict[str, str] = field(default_factory=dict)  # low-cardinality spend labels (tier, rule)
 
 
 @dataclass

@@ -4,11 +4,17 @@ records to telemetry."""
 
 from __future__ import annotations
 
+import time
+from typing import Optional
+
 from ..accounting.pricing import PriceBook
 from ..accounting.tokens import TokenCounter
+from ..assistants.accountant import _session_store
 from ..background import Background
 from ..config import Settings
+from ..hosted_telemetry import HostedToolsRecorder
 from ..telemetry import Telemetry
+from .hosted import HostedTools, Retrieve
 from .pipeline import ResponseFinisher
 from .tracker import ResponseTracker
 
@@ -19,7 +25,9 @@ class ResponsesFrontEnd:
     """Wires the parts; the tracker is what the hooks talk to."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background, prices: PriceBook,
-                 counter: TokenCounter) -> None:
-        self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter)
-        self.tracker = ResponseTracker(settings, finish=self.finisher)
+                 counter: TokenCounter, retrieve: Optional[Retrieve] = None) -> None:
+        self.hosted = HostedTools(settings, background, HostedToolsRecorder(telemetry.instruments), prices,
+                                  _session_store(settings), retrieve, settings.container_clock or time.time)
+        self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter, self.hosted)
+        self.tracker = ResponseTracker(settings, finish=self.finisher, on_container=self.hosted.container_seen)
         self.tracker.on_track = background.ensure_ticking

@@ -9,6 +9,7 @@ import re
 from typing import Any, Optional
 
 from ..fields import fields, get, integer, items, metadata, text
+from ..hosted_observe import reported_tool_usage
 from ..model import Response, ResponseRequest, ToolCall, Usage
 
 _PATH_ID = re.compile(r"^responses/([^/]+)")
@@ -116,6 +117,7 @@ def response(obj: Any) -> Optional[Response]:
         tool_calls=[c for c in (tool_call(item) for item in output) if c],
         output_text="\n".join(message_text(i) for i in output if get(i, "type") == "message"),
         metadata=metadata(obj),
+        tool_usage=reported_tool_usage(f.get("tool_usage")),
     )
 
 

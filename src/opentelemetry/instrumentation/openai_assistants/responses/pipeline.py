@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+from .. import semconv as sc
 from ..accounting.account import RunAccount
 from ..accounting.inference import account_inference
 from ..accounting.pricing import PriceBook
@@ -15,6 +16,7 @@ from ..config import Settings
 from ..model import PriceTerms, Usage
 from ..telemetry import Telemetry
 from . import observe
+from .hosted import HostedTools
 from .links import CallLinks
 from .report import ResponseReporter
 from .state import ResponseState
@@ -24,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 class ResponseFinisher:
     def __init__(self, settings: Settings, background: Background, telemetry: Telemetry, prices: PriceBook,
-                 counter: TokenCounter) -> None:
+                 counter: TokenCounter, hosted: Optional[HostedTools] = None) -> None:
         self._settings = settings
+        self._hosted = hosted
         self._background = background
         self._telemetry = telemetry
         self._prices = prices
@@ -55,9 +58,15 @@ class ResponseFinisher:
             return None  # refused: nothing billed
         usage = response.usage or (self.estimate(state) if estimate else None)
         terms = PriceTerms(service_tier=response.service_tier, completion_window=request.completion_window)
-        return account_inference(response.id, request.model or response.model, usage, prices=self._prices,
-                                 created_at=response.created_at, provider=state.provider, terms=terms,
-                                 conversation_id=request.conversation_id or response.conversation_id or "")
+        model = request.model or response.model
+        account = account_inference(response.id, model, usage, prices=self._prices,
+                                    created_at=response.created_at, provider=state.provider, terms=terms,
+                                    conversation_id=request.conversation_id or response.conversation_id or "")
+        if self._hosted is not None and estimate:  # containers are claimed once, in the background
+            labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: model,
+                      sc.OPENAI_API_TYPE: sc.API_RESPONSES}
+            self._hosted.charge(state, account, {k: v for k, v in labels.items() if v})
+        return account
 
     def estimate(self, state: ResponseState) -> Usage:
         """Tokens of what was observed: the request's instructions and input, the output so far.

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 _PATHS = re.compile(r"^(?:responses|conversations|containers)(?:/|$)")
 _STEADY = frozenset({"queued", "in_progress"})
 _CONTAINER = re.compile(r"^containers(?:/[^/]+)?$")
+_CONTAINER_DELETE = re.compile(r"^containers/([^/]+)$")
 
 Finish = Callable[[ResponseState], None]
 ContainerSeen = Callable[[Call, Any], None]  # (call, container object as the SDK returned it)
@@ -66,6 +67,9 @@ class ResponseTracker:
     def call_ended(self, call: Call, error: Optional[BaseException]) -> None:
         if error is not None and self.is_creation(call) and "response" not in call.state:
             self._creation_failed(call, error)
+        deleted = _CONTAINER_DELETE.match(call.path) if call.method == "delete" and error is None else None
+        if deleted and self.on_container is not None:  # the SDK returns no object for a deletion
+            self.on_container(call, {"id": deleted.group(1), "object": "container.deleted", "deleted": True})
 
     def observe(self, call: Call, parsed: Any) -> None:
         kind = get(parsed, "object")
@@ -75,7 +79,7 @@ class ResponseTracker:
             self._compaction(call, parsed)
         elif self.on_container is not None and _CONTAINER.match(call.path):
             for obj in page_items(parsed) or (parsed,):
-                if get(obj, "object") == "container":
+                if get(obj, "object") in ("container", "container.deleted"):
                     self.on_container(call, obj)
 
     def stream_opened(self, call: Call) -> Optional[ResponseStreamWatcher]:
