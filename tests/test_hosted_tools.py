@@ -143,3 +143,33 @@ def test_unknown_tool_has_a_reason_and_no_cost(api: Any, fake_api: Any, traced: 
     assert "no fee known for tool call type 'hologram_call'" in response["openai_cost.unpriced_reason"]
     assert total(traced, "openai_cost.spend", **{"openai_cost.kind": "hologram_call"}) == 0
     assert points(traced, "openai_cost.spend", **{"openai_cost.kind": "hologram_call"}) == []
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+def test_containers_across_processes(fake_api: Any, redis_url: str, store: str) -> None:
+    """Three processes use one 4g container at one moment; each one's clock says it has expired since
+    (used at 1 minute, idle 20): a life of 21 minutes, sessions of 20 and 1 minutes, the second billed
+    its 5-minute minimum: 25 x $0.006 in July, billed once through Redis."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import openai
+
+    fake_api.clock.set(JULY)
+    container = openai.OpenAI(base_url=fake_api.base_url, api_key="sk-test").containers.create(
+        name="shared", memory_limit="4g")
+    fake_api.clock.advance(MIN)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)])}
+    args = [sys.executable, str(Path(__file__).with_name("container_worker.py")), fake_api.base_url, container.id,
+            redis_url if store == "redis" else "", str(JULY + 40 * MIN)]
+    workers = [subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [json.loads(w.communicate(timeout=120)[0].strip().splitlines()[-1]) for w in workers]
+    billed = round(sum(r["usd"] for r in results), 9)
+    if store == "redis":
+        assert billed == 0.15 and sum(r["settled"] for r in results) == 1
+    else:
+        assert billed == 0.45  # what per-process memory would bill: why the Redis store holds claims
