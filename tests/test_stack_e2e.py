@@ -251,7 +251,10 @@ def test_spend_in_prometheus_equals_the_leaf_costs_of_the_spans(stack: Stack) ->
     assert float(reported[0]["value"][1]) == pytest.approx(leaves, rel=1e-9)
 
 
-VARIABLE_SETTINGS = [{"assistant": ".*", "model": ".*"}, {"assistant": AGENT, "model": MODEL}]
+VARIABLE_SETTINGS = [
+    {"api": ".*", "assistant": ".*", "model": ".*"},
+    {"api": "assistants", "assistant": AGENT, "model": MODEL},
+]
 
 
 @pytest.mark.parametrize("variables", VARIABLE_SETTINGS, ids=["all", "one-assistant-one-model"])
