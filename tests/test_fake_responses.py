@@ -433,3 +433,18 @@ async def test_prompt_without_model_and_store_false(client: Any) -> None:
     assert (response.model, response.prompt.id) == ("gpt-5.4-mini", "pmpt_123")
     with pytest.raises(openai.NotFoundError):
         await call(client.responses.retrieve(response.id))
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [
+        ("unknown_tool_type", lambda r: [i.type for i in r.output] == ["hologram_call", "message"]),
+        ("usage_null", lambda r: r.usage is None and r.status == "completed"),
+        ("status_paused", lambda r: r.status == "paused"),
+        ("missing_optional", lambda r: "completed_at" in r.model_fields_set and "error" not in r.model_fields_set),
+    ],
+)
+async def test_off_schema_faults(client: Any, fake_api: FakeAssistantsAPI, fault: str, check: Any) -> None:
+    fake_api.faults.add(r"/responses$", fault)
+    response = await create(client, "code_interpreter", tools=[CI_AUTO])
+    assert check(response), response
