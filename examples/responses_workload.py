@@ -29,7 +29,7 @@ WEATHER_TOOL = {
 
 
 def run_responses_workload(base_url: str) -> None:
-    """Eleven responses, through background polling, streaming, a tool loop, a conversation and async."""
+    """Ten responses, through background polling, streaming, a tool loop, a conversation and async."""
     client = openai.OpenAI(base_url=base_url, api_key=API_KEY)
     _background_research(client)
     _streamed_analysis(client)
@@ -134,7 +134,8 @@ def responses_summary(spans: list[Any]) -> list[str]:
         if (s.attributes or {}).get("openai.api.type") == "responses"
         and (s.attributes or {}).get("gen_ai.operation.name") == "chat"
     ]
-    lines = [f"{'response':<16} {'model':<14} {'tier':<9} {'tokens in/out':>14} {'source':<9} {'total $':>9}"]
+    lines = [f"{'response':<16} {'model':<14} {'status':<10} {'tier':<9} {'tokens in/out':>14} {'source':<9} "
+             f"{'total $':>9}"]
     total = 0.0
     for span in sorted(mine, key=lambda s: s.start_time or 0):
         a = span.attributes or {}
@@ -147,7 +148,7 @@ def responses_summary(spans: list[Any]) -> list[str]:
         tokens = f"{a.get('gen_ai.usage.input_tokens', '-')}/{a.get('gen_ai.usage.output_tokens', '-')}"
         lines.append(
             f"{str(a.get('gen_ai.response.id', '?'))[-16:]:<16} {a.get('gen_ai.request.model', '?')!s:<14} "
-            f"{a.get('openai.response.service_tier', '-')!s:<9} {tokens:>14} "
+            f"{a.get('responses.status', '?')!s:<10} {a.get('openai.response.service_tier', '-')!s:<9} {tokens:>14} "
             f"{a.get('openai_cost.usage.source', '-')!s:<9} {_usd(cost)}"
         )
     lines.append(f"{len(mine)} responses, total spend ${total:.6f}")
