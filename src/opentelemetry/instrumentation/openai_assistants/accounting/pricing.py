@@ -70,7 +70,7 @@ from importlib import resources
 from typing import Any, Optional, Union
 
 from .. import model
-from .modifiers import SOONEST, STANDARD_TIERS, Modifiers
+from .modifiers import SOONEST, STANDARD_TIERS, Entry, Modifiers
 from .rates import MILLION, MISSING, LruCache, Rates, TierRates, usd
 
 logger = logging.getLogger(__name__)
@@ -443,7 +443,7 @@ class PriceBook:
         return Unpriced(reason)
 
 
-def _fill_cache_rates(rates: Rates, rule: Any) -> Rates:
+def _fill_cache_rates(rates: Rates, rule: Optional[Entry]) -> Rates:
     """Cached/cache-write rates the table lacks: the rule's multiples of input, else the input rate."""
     base = rates.base
     if base.cached_input >= 0 and base.cache_write >= 0:
