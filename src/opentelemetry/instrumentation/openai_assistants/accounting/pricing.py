@@ -17,7 +17,8 @@ and cache writes each at their own rate, output (reasoning is part of it, never 
 Rates: the table (override, else genai-prices: its ``cache_read_mtok``/``cache_write_mtok``, its
 long-context tiers and, from 2026-10-12, its service-tier variants); where the table lacks a
 cached or cache-write rate, the ``prompt_cache`` rule (GPT-5.6 and later: 0.1x and 1.25x input;
-older models: input rate); then long context (whole request above the threshold), the served
+older models: input rate); long context (the whole request above the threshold) from
+genai-prices' tiers, or the ``long_context`` rule for models priced by overrides; then the served
 service tier (flex, priority/fast; default and auto are standard), the background completion
 window (2h, 8h) and regional processing, each a multiplier from the entry in force. A tier or
 window with no entry in force, an unknown model, or inconsistent usage is ``Unpriced``, never 0.
@@ -373,7 +374,9 @@ class PriceBook:
                 entry = _model_in_force(entries, when.date())
                 if entry is None:
                     return self._unpriced(model_name, f"override for {candidate} not yet in force"), False, True
-                return self._override_rates(entry, candidate), False, True
+                rates = self._filled(self._override_rates(entry, candidate), when.date())
+                rule = self._modifiers.long_context(candidate, when.date())
+                return (_with_long_context(rates, rule) if rule is not None else rates), False, True
         return self._genai_rates(model_name, snapshot, when, provider, tier)
 
     @staticmethod
@@ -392,16 +395,20 @@ class PriceBook:
         found = genai_rates.lookup(snapshot, provider_id, when, tier if tier not in STANDARD_TIERS else "")
         if found is None:
             return self._unpriced(model_name, f"no price for model {snapshot!r} ({provider})"), False, True
-        return found
+        rates, tier_done, cacheable = found
+        if rates.base.input < 0 or rates.base.output < 0:
+            return self._unpriced(model_name, f"no token rates for model {snapshot!r} ({provider})"), False, True
+        return self._filled(rates, when.date()), tier_done, cacheable
+
+    def _filled(self, rates: Rates, day: date) -> Rates:
+        """Cached and cache-write rates the table lacks: the prompt-cache rule's multiples of input, else input."""
+        return _fill_cache_rates(rates, self._modifiers.prompt_cache(rates.model, day))
 
     def _modified(
         self, model_name: str, rates: Rates, day: date, tier: str, tier_done: bool, window: str, regional: bool
     ) -> Union[Rates, Unpriced]:
-        """``rates`` with the cache rule, long context, tier, window and regional modifiers of ``day``."""
+        """``rates`` with the tier, window and regional modifiers of ``day``."""
         mods, subject = self._modifiers, rates.model
-        rates = _fill_cache_rates(rates, mods.prompt_cache(subject, day))
-        if rates.long_context is None and (long := mods.long_context(subject, day)) is not None:
-            rates = _with_long_context(rates, long.values, long.above_input_tokens)
         if mods.canonical_tier(tier) not in STANDARD_TIERS:
             if tier_done:
                 rates = rates.labeled(tier)
@@ -463,7 +470,9 @@ def _fill_cache_rates(rates: Rates, rule: Optional[Entry]) -> Rates:
     )
 
 
-def _with_long_context(rates: Rates, values: Mapping[str, Decimal], above: Optional[int]) -> Rates:
+def _with_long_context(rates: Rates, rule: Entry) -> Rates:
+    """Long-context rates by our rule, for models priced by overrides (genai-prices has its own tiers)."""
+    values, above = rule.values, rule.above_input_tokens
     if above is None:
         return rates
     long = rates.base.scaled(values.get("input_multiplier", Decimal(1)), values.get("output_multiplier", Decimal(1)))
