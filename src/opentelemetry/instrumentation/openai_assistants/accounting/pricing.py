@@ -164,6 +164,13 @@ def at_datetime(at: Union[int, float, datetime, None]) -> datetime:
     return datetime.fromtimestamp(at, tz=UTC)
 
 
+def _day_key(at: Union[int, float, datetime, None]) -> Union[int, date]:
+    """The UTC day of ``at``, cheaply: days since the epoch for API timestamps."""
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return int(at // 86_400)
+    return at_datetime(at).astimezone(UTC).date()
+
+
 def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) -> Optional[_Dated]:
     """The latest entry effective on ``day`` (for ``provider`` when entries name one)."""
     chosen: Optional[_Dated] = None
@@ -342,14 +349,13 @@ class PriceBook:
         terms: Optional[model.PriceTerms] = None,
     ) -> Union[Rates, Unpriced]:
         """The per-token rates of ``model_name`` on ``at``'s day under ``terms``: resolved once, then cached."""
-        when = at_datetime(at)
         tier = (terms.service_tier or "").lower() if terms else ""
         window = (terms.completion_window or "").lower() if terms else ""
         regional = bool(terms.regional) if terms else False
-        key = (provider, model_name, when.date(), tier, window, regional)
+        key = (provider, model_name, _day_key(at), tier, window, regional)
         found = self._rates.get(key)
         if found is None:
-            found, cacheable = self._resolve(model_name, when, provider, tier, window, regional)
+            found, cacheable = self._resolve(model_name, at_datetime(at), provider, tier, window, regional)
             if cacheable:
                 self._rates.put(key, found)
         return found
