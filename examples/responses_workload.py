@@ -2,9 +2,10 @@
 
 Used by the demo and the end-to-end metric tests next to ``workload.py``. Each response's behaviour
 on the local fake API comes from its ``script`` metadata key (``fakeapi/responses_scripts.py``).
-It covers a background response polled to the end, a streamed response running code in a container
-the app created, a function-call loop, file search and web search in a conversation, an auto
-container opened without a call, an async stream and a cancelled background response.
+It covers a background response with web search polled to the end, a streamed response running
+code in a container the app created, a function-call loop, file search in a conversation, an auto
+container opened without a call, a model with no known price, an async stream, a stream the app
+abandons half-way (its usage must be estimated) and a cancelled background response.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ WEATHER_TOOL = {
 
 
 def run_responses_workload(base_url: str) -> None:
-    """Eight responses, through background polling, streaming, a tool loop, a conversation and async."""
+    """Ten responses, through background polling, streaming, a tool loop, a conversation and async."""
     client = openai.OpenAI(base_url=base_url, api_key=API_KEY)
     _background_research(client)
     _streamed_analysis(client)
     _function_loop(client)
     _conversation(client)
+    client.responses.create(model="acme-llm-7", input="Hello", metadata={"script": "text"})  # no known price
     asyncio.run(_async_responses(base_url))
     client.close()
 
@@ -98,6 +100,12 @@ async def _async_responses(base_url: str) -> None:
     )
     async for _ in stream:
         pass
+    abandoned = await client.responses.create(model=MODEL, input="Tell me a long story.", stream=True,
+                                              metadata={"script": "long"})
+    async for event in abandoned:
+        if event.type == "response.output_text.delta":
+            break  # the user closed the page: no usage will come
+    await abandoned.close()
     slow = await client.responses.create(
         model=MODEL, input="Write a long report.", background=True, metadata={"script": "slow"},
     )
@@ -126,7 +134,8 @@ def responses_summary(spans: list[Any]) -> list[str]:
         if (s.attributes or {}).get("openai.api.type") == "responses"
         and (s.attributes or {}).get("gen_ai.operation.name") == "chat"
     ]
-    lines = [f"{'response':<16} {'model':<14} {'tier':<9} {'tokens in/out':>14} {'source':<9} {'total $':>9}"]
+    lines = [f"{'response':<16} {'model':<14} {'status':<10} {'tier':<9} {'tokens in/out':>14} {'source':<9} "
+             f"{'total $':>9}"]
     total = 0.0
     for span in sorted(mine, key=lambda s: s.start_time or 0):
         a = span.attributes or {}
@@ -139,7 +148,7 @@ def responses_summary(spans: list[Any]) -> list[str]:
         tokens = f"{a.get('gen_ai.usage.input_tokens', '-')}/{a.get('gen_ai.usage.output_tokens', '-')}"
         lines.append(
             f"{str(a.get('gen_ai.response.id', '?'))[-16:]:<16} {a.get('gen_ai.request.model', '?')!s:<14} "
-            f"{a.get('openai.response.service_tier', '-')!s:<9} {tokens:>14} "
+            f"{a.get('responses.status', '?')!s:<10} {a.get('openai.response.service_tier', '-')!s:<9} {tokens:>14} "
             f"{a.get('openai_cost.usage.source', '-')!s:<9} {_usd(cost)}"
         )
     lines.append(f"{len(mine)} responses, total spend ${total:.6f}")

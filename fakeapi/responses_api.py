@@ -50,6 +50,8 @@ def _check_fields(kind: str, body: Obj) -> None:
         raise BadRequest(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0])
 
 
+#: The model of a response created from a stored prompt without a ``model`` (the prompt names it).
+PROMPT_MODEL = "gpt-5.4-mini"
 _ITEM_PREFIX = {"message": "msg", "function_call_output": "fco", "mcp_approval_response": "mcpa"}
 
 
@@ -143,6 +145,7 @@ class ResponsesApi:
         self.scripts = scripts
         self.report_usage = report_usage
         self.live: Dict[str, LiveResponse] = {}
+        self.unstored: set[str] = set()  # created with store=false: not retrievable
         self.inputs: Dict[str, List[Obj]] = {}
         self.script_of: Dict[str, str] = {}  # response or conversation id -> script name
         self.container_of: Dict[str, str] = {}  # response or conversation id -> auto container id
@@ -187,7 +190,7 @@ class ResponsesApi:
 
     def _new_response(self, body: Obj) -> LiveResponse:
         _check_fields("response.create", body)
-        if not body.get("model"):
+        if not body.get("model") and not body.get("prompt"):
             raise BadRequest("Missing required parameter: 'model'.", "model")
         conversation_id = _conversation_id(body.get("conversation"))
         previous = body.get("previous_response_id")
@@ -221,6 +224,8 @@ class ResponsesApi:
             self._ended,
         )
         self.state.responses.add(response)
+        if body.get("store") is False:
+            self.unstored.add(response["id"])
         self.live[response["id"]] = live
         self.inputs[response["id"]] = items
         for key in filter(None, (response["id"], conversation_id)):
@@ -246,13 +251,14 @@ class ResponsesApi:
             "max_output_tokens": body.get("max_output_tokens"),
             "max_tool_calls": body.get("max_tool_calls"),
             "metadata": body.get("metadata") or {},
-            "model": body["model"],
+            "model": body.get("model") or PROMPT_MODEL,
             "output": [],
             "parallel_tool_calls": bool(body.get("parallel_tool_calls", True)),
             "previous_response_id": body.get("previous_response_id"),
             "service_tier": served,
             "temperature": float(body.get("temperature", 1.0)),
-            "text": {"format": {"type": "text"}},
+            "prompt": body.get("prompt"),
+            "text": body.get("text") or {"format": {"type": "text"}},
             "tool_choice": body.get("tool_choice") or "auto",
             "tools": _normalized_tools(body.get("tools")),
             "top_p": float(body.get("top_p", 1.0)),
@@ -331,6 +337,8 @@ class ResponsesApi:
 
     def _live(self, response_id: str) -> LiveResponse:
         self.state.responses.get(response_id)
+        if response_id in self.unstored:
+            raise NotFound("response", response_id, f"Response with id '{response_id}' not found.")
         return self.live[response_id]
 
     def retrieve(self, response_id: str, *, query: Obj, body: Obj) -> Result:
@@ -355,7 +363,7 @@ class ResponsesApi:
         return Reply(200, snap(live.response))
 
     def list_input_items(self, response_id: str, *, query: Obj, body: Obj) -> Result:
-        self.state.responses.get(response_id)
+        self._live(response_id)
         return Reply(200, snap(page(self.inputs[response_id], query)))
 
     def input_tokens(self, *, query: Obj, body: Obj) -> Result:

@@ -396,3 +396,55 @@ def test_builtin_scripts_are_valid(fake_api: FakeAssistantsAPI) -> None:
     sdk.close()
     assert fake_api.validation_errors == []
     assert WebSearch().action == "search" and Usage(1, 2).input == 1
+
+
+async def test_stream_helper_resumes_a_background_response(client: Any) -> None:
+    response = await create(client, "code_interpreter", tools=[CI_AUTO], background=True)
+    manager = client.responses.stream(response_id=response.id, starting_after=3)
+    if hasattr(manager, "__aenter__"):
+        async with manager as stream:
+            seen = [event async for event in stream]
+            final = await stream.get_final_response()
+    else:
+        with manager as stream:
+            seen = list(stream)
+            final = stream.get_final_response()
+    assert seen[0].sequence_number == 4 and seen[-1].type == "response.completed"
+    assert final.status == "completed" and final.usage.input_tokens == 300
+
+
+async def test_parse_echoes_the_text_format(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        celsius: int
+
+    fake_api.response_scripts["json"] = [Text('{"city": "Paris", "celsius": 21}')]
+    parsed = await call(
+        client.responses.parse(model="gpt-5.4", input="Weather?", text_format=Weather, metadata={"script": "json"})
+    )
+    assert parsed.output_parsed == Weather(city="Paris", celsius=21)
+    assert parsed.text.format.type == "json_schema"
+
+
+async def test_prompt_without_model_and_store_false(client: Any) -> None:
+    response = await call(client.responses.create(prompt={"id": "pmpt_123", "version": "2"}, input="Hi", store=False))
+    assert (response.model, response.prompt.id) == ("gpt-5.4-mini", "pmpt_123")
+    with pytest.raises(openai.NotFoundError):
+        await call(client.responses.retrieve(response.id))
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [
+        ("unknown_tool_type", lambda r: [i.type for i in r.output] == ["hologram_call", "message"]),
+        ("usage_null", lambda r: r.usage is None and r.status == "completed"),
+        ("status_paused", lambda r: r.status == "paused"),
+        ("missing_optional", lambda r: "completed_at" in r.model_fields_set and "error" not in r.model_fields_set),
+    ],
+)
+async def test_off_schema_faults(client: Any, fake_api: FakeAssistantsAPI, fault: str, check: Any) -> None:
+    fake_api.faults.add(r"/responses$", fault)
+    response = await create(client, "code_interpreter", tools=[CI_AUTO])
+    assert check(response), response

@@ -1,4 +1,4 @@
-"""OpenTelemetry instrumentation for the OpenAI Assistants API.
+"""OpenTelemetry instrumentation for the OpenAI Assistants and Responses APIs.
 
 Usage::
 
@@ -7,10 +7,11 @@ Usage::
     AssistantsInstrumentor().instrument()
 
 Every run the app creates becomes an ``invoke_agent`` span with a ``chat`` child per run step and
-an ``execute_tool`` child per tool call, carrying tokens (reported or estimated) and cost.
+an ``execute_tool`` child per tool call; every response a ``chat`` span with an ``execute_tool``
+child per tool-call item; all carrying tokens (reported or estimated) and cost.
 
 Layout: ``hooks`` (the SDK's choke points) hand each call to the API front end that claims its path
-(``frontends``; ``assistants/``), which turns what it observed into the plain records of ``model``,
+(``frontends``; ``assistants/``, ``responses/``), which turns what it observed into the plain records of ``model``,
 accounts for them with ``accounting/`` and hands ``invocation`` records to ``telemetry``, the one
 writer of spans and metrics.
 """

@@ -104,6 +104,9 @@ PRICE_EFFECTIVE_DATE = "openai_cost.price.effective_date"
 SESSION_OPENED = "assistants.code_interpreter.session.opened"
 SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
 SESSION_LATE = "assistants.code_interpreter.session.late_call"
+COST_CACHED_INPUT = "openai_cost.cached_input_tokens_usd"  # cached reads, at their own rate
+COST_CACHE_WRITE = "openai_cost.cache_write_tokens_usd"  # prompt-cache writes, at their own rate
+PRICE_MODIFIERS = "openai_cost.price.modifiers"  # e.g. "flex,window:2h,long_context" (TokenCost.modifiers)
 # Hosted tools (Responses): containers and per-call fees, on the tool span that incurred them.
 COST_CONTAINER = "openai_cost.container_usd"  # the charge this call brought to light (may be 0: billed before)
 COST_WEB_SEARCH = "openai_cost.web_search_usd"
@@ -116,7 +119,7 @@ CONTAINER_RULE = "openai_cost.container.rule"  # per_container | per_session | p
 CONTAINER_LIFE = "openai_cost.container.life"  # observed | inferred (metric label)
 CONTAINER_CHARGE = "openai_cost.container.charge"  # opening | incurred | settlement
 CONTAINER_UNITS = "openai_cost.container.units"  # containers, sessions or minutes owed so far
-CONTAINER_TOTAL = "openai_cost.container.total_usd"  # billed for the container so far, all processes
+CONTAINER_TOTAL = "openai_cost.rollup.container.total_usd"  # billed for the container so far (all processes)
 WEB_SEARCH_BILLED_CALLS = "openai_cost.web_search.billed_calls"
 WEB_SEARCH_CONTENT_TOKENS = "openai_cost.web_search.content_tokens"  # fixed search content tokens billed
 

@@ -127,6 +127,17 @@ class ContainerLedger:
             logger.debug("container %s not accounted", update.id, exc_info=True)
             return []
 
+    def learn(self, update: model.Container) -> None:
+        """Merge facts (tier, timestamps) without claiming: the money goes to the call that uses it."""
+        try:
+            with self._lock:
+                self._known[update.id] = merge(self._known.get(update.id), update)
+                self._known.move_to_end(update.id)
+                while len(self._known) > self._max:
+                    self._known.popitem(last=False)
+        except Exception:
+            logger.debug("container %s not learned", update.id, exc_info=True)
+
     def sweep(self, now: int) -> list[Outcome]:
         """Settle every known container that has ended by ``now`` (an API timestamp) and forget it."""
         with self._lock:

@@ -1,12 +1,15 @@
 """Hosted-tool money of the Responses API: containers and per-call fees, wired to the front end.
 
-On the caller's path only container objects are read (``containers.*`` calls); everything else
-runs off it. When a response ends, its finisher asks for its charges: each container its tool calls
-ran in (one ``containers.retrieve`` in the background for an id first seen here, for its tier and
-timestamps), the fees of its searches and images, and an auto container it enabled but did not name.
-They become item charges of the response's account, so they sit on the tool span that incurred them,
-roll up on the response span and reach the spend counter once. Containers that end later (deleted,
-or expired by the injectable clock) are settled by the background sweep, as counter increments.
+On the caller's path nothing but handing container objects (``containers.*`` calls) to the
+background happens; their facts (tier, timestamps) are learnt there, not billed: a container's
+first charge belongs to the tool span of the first response that uses it. When a response ends,
+its finisher asks for its charges: each container its tool calls ran in (one
+``containers.retrieve`` in the background for an id first seen here, for its tier and timestamps),
+the fees of its searches and images, and an auto container it enabled but did not name. They
+become item charges of the response's account, so they sit on the tool span that incurred them,
+roll up on the response span and reach the spend counter once. Containers that end later
+(deleted, or expired by the injectable clock) are settled by the deletion's background task or
+the sweep, as counter increments.
 """
 
 from __future__ import annotations
@@ -79,10 +82,9 @@ class HostedTools:
                 self._record(self.ledger.observe(Container(ident, deleted_at=now), now), labels)
             return
         container = container_from_object(obj)
-        if container is None:
-            return
-        at = container.last_active_at or container.created_at or int(self.clock())
-        self._record(self.ledger.observe(container, at, active=method == "post"), labels)
+        if container is not None:  # its money goes on the tool span of the first response using it
+            self.ledger.learn(container)
+            self._labels_of(container.id, labels)
 
     def _record(self, outcomes: list[Outcome], labels: Mapping[str, Any]) -> None:
         for outcome in outcomes:

@@ -16,6 +16,7 @@ from . import observe
 
 if TYPE_CHECKING:
     from ..frontends import Call
+    from .state import ResponseState
     from .tracker import ResponseTracker
 
 _RESPONSE_EVENTS = frozenset({"response.created", "response.queued", "response.in_progress", "response.completed",
@@ -30,17 +31,25 @@ class ResponseStreamWatcher:
         self._tracker = tracker
         self._call = call
         self._id = response_id
+        self._state: Optional[ResponseState] = None  # looked up once per response, not per delta
+        self._looked_up: Optional[str] = None
 
     def event(self, event: Any) -> None:
         kind = text(get(event, "type")) or ""
         if kind in _DELTAS:  # most of a stream: looked at by name, kept as text
-            self._tracker.streamed(self._id, get(event, "delta"))
+            self._streamed(get(event, "delta"))
         elif kind in _RESPONSE_EVENTS:
             self._response_event(kind, get(event, "response"))
         elif kind == "response.output_item.added":
             self._tracker.item_started(self._id, get(event, "item"), time.time_ns())
         elif kind == "response.output_item.done":
             self._tracker.item_done(self._id, get(event, "item"), time.time_ns())
+
+    def _streamed(self, delta: Any) -> None:
+        if self._looked_up != self._id:
+            self._looked_up, self._state = self._id, self._tracker.live(self._id)
+        if self._state is not None and isinstance(delta, str):
+            self._state.streamed(delta)  # only this stream writes it; read once the response has ended
 
     def _response_event(self, kind: str, data: Any) -> None:
         response = observe.response(data)

@@ -99,7 +99,7 @@ class ResponseTracker:
     def _unchanged(self, obj: Any) -> bool:
         f = fields(obj)
         status, ident = f.get("status"), f.get("id")
-        if status not in _STEADY or not isinstance(ident, str):
+        if not isinstance(status, str) or status not in _STEADY or not isinstance(ident, str):
             return False
         with self._lock:
             state = self._live.get(ident)
@@ -140,12 +140,12 @@ class ResponseTracker:
                 if state is not None:
                     state.item_ended_ns[item_id] = at_ns
 
-    def streamed(self, response_id: Optional[str], delta: Any) -> None:
-        if response_id and isinstance(delta, str):
-            with self._lock:
-                state = self._live.get(response_id)
-                if state is not None:
-                    state.streamed(delta)
+    def live(self, response_id: Optional[str]) -> Optional[ResponseState]:
+        """The state of a response being tracked, for a stream to write its deltas into."""
+        if not response_id:
+            return None
+        with self._lock:
+            return self._live.get(response_id)
 
     def stream_closed(self, response_id: Optional[str], error: Optional[BaseException]) -> None:
         """A stream ended before its response did. A background response goes on server-side (a later
