@@ -62,8 +62,9 @@ def test_container_of_a_conversation_billed_once_by_the_rule_of_its_date(
     assert len(spans) == 3
     assert {(s["openai_cost.container.rule"], s["openai_cost.container.tier"], s["openai_cost.container.life"])
             for s in spans} == {(rule, "4g", "observed")}
-    if rule == "per_minute":  # 5 minutes billed at creation; 12, then 30 minutes owed by the responses
-        assert [s["openai_cost.container_usd"] for s in spans] == [0.0, 0.042, 0.108]
+    if rule == "per_minute":  # the first use opens it (5-minute minimum), then 12 and 30 minutes owed
+        assert [s["openai_cost.container_usd"] for s in spans] == [0.03, 0.042, 0.108]
+        assert [s["openai_cost.container.charge"] for s in spans] == ["opening", "incurred", "incurred"]
     settled = points(traced, "openai_cost.containers", **{"openai_cost.container.rule": rule})
     assert [p.value for p in settled] == [1]
     live = points(traced, "openai_cost.containers.live")
@@ -89,11 +90,12 @@ def test_auto_container_seen_in_responses_is_retrieved_once_and_settled_at_expir
     assert len(named_ids) == 1  # one container for the whole conversation
     fake_api.clock.advance(19 * MIN)
     traced.instrumentor.force_flush()
-    assert points(traced, "openai_cost.containers") == []  # not expired yet: 10 + 20 > 29 minutes
+    assert [p.value for p in points(traced, "openai_cost.containers.live")] == [1]  # alive until 30 minutes
     fake_api.clock.advance(1 * MIN)
     assert container_spend(traced) == expected
     assert [p.value for p in points(traced, "openai_cost.containers", **{"openai_cost.container.life": "observed"})
             ] == [1]
+    assert [p.value for p in points(traced, "openai_cost.containers.live")] == [0]
     fetched = points(traced, "openai_cost.fetches", **{"openai_cost.fetch.kind": "container"})
     assert [(p.attributes["openai_cost.fetch.outcome"], p.value) for p in fetched] == [("ok", 1)]
 

@@ -90,7 +90,7 @@ def test_dashboard_row_hosted_tools() -> None:
     assert {
         "Container spend by tier and rule (USD/h)",
         "Live containers",
-        "Containers settled: observed vs inferred (per hour)",
+        "Containers opened: observed vs inferred (per hour)",
         "Search and image fees (USD/h)",
         "Auto containers without a tool call (per hour)",
     } <= titles

@@ -112,14 +112,14 @@ class HostedToolsRecorder:
                     {**labels, sc.COST_KIND: sc.KIND_CONTAINER, **tier, sc.CONTAINER_RULE: outcome.rule},
                 )
             live = {k: v for k, v in labels.items() if k in _LIVE_LABELS}  # the same on opening and end
-            if outcome.phase == "opening":
-                self.instruments.containers_live.add(1, {**live, **tier})
-            elif outcome.phase == "settlement":
-                if outcome.previous_usd:  # opened before: it was counted live
-                    self.instruments.containers_live.add(-1, {**live, **tier})
+            if not outcome.previous_usd and outcome.phase in ("opening", "settlement"):  # its first charge
                 self.instruments.containers.add(
                     1, {**labels, **tier, sc.CONTAINER_RULE: outcome.rule, sc.CONTAINER_LIFE: life(outcome)}
                 )
+            if outcome.phase == "opening":
+                self.instruments.containers_live.add(1, {**live, **tier})
+            elif outcome.phase == "settlement" and outcome.previous_usd:  # opened before: it was counted live
+                self.instruments.containers_live.add(-1, {**live, **tier})
         except Exception:
             logger.debug("container telemetry failed", exc_info=True)
 

@@ -54,7 +54,8 @@ class Instruments:
         )
         self.containers: Counter = meter.create_counter(
             sc.METRIC_CONTAINERS, unit="{container}",
-            description="Hosted-tool containers settled, by memory tier, billing rule and observed or inferred life",
+            description="Hosted-tool containers opened (first billed), by memory tier, billing rule and observed or "
+                        "inferred life",
         )
         self.containers_live: UpDownCounter = meter.create_up_down_counter(
             sc.METRIC_CONTAINERS_LIVE, unit="{container}",

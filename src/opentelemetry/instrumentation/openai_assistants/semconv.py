@@ -151,7 +151,7 @@ METRIC_ESTIMATE_ERROR = "openai_cost.usage.estimate_error"
 METRIC_UNPRICED_TOKENS = "openai_cost.unpriced.tokens"
 METRIC_UNPRICED_RUNS = "openai_cost.unpriced.runs"
 METRIC_FETCHES = "openai_cost.fetches"
-METRIC_CONTAINERS = "openai_cost.containers"  # containers settled, by tier, rule and observed | inferred
+METRIC_CONTAINERS = "openai_cost.containers"  # containers opened (first billed), by tier, rule, observed | inferred
 METRIC_CONTAINERS_LIVE = "openai_cost.containers.live"  # opened minus settled (up-down counter)
 METRIC_AUTO_CONTAINERS_WITHOUT_CALL = "openai_cost.containers.auto_without_call"  # auto mode, no container named
 
