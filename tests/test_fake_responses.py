@@ -448,3 +448,16 @@ async def test_off_schema_faults(client: Any, fake_api: FakeAssistantsAPI, fault
     fake_api.faults.add(r"/responses$", fault)
     response = await create(client, "code_interpreter", tools=[CI_AUTO])
     assert check(response), response
+
+
+async def test_conversation_items_of_every_type(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    conversation = await call(client.conversations.create())
+    first = await create(client, "every_tool", conversation=conversation.id, tools=[CI_AUTO])
+    await create(client, "function", conversation=conversation.id)
+    await create(client, "unknown", conversation=conversation.id)
+    items = await collect(client.conversations.items.list(conversation.id, order="asc", limit=100))
+    assert [i.type for i in items][:11] == ["message"] + [i.type for i in first.output]
+    assert [i.type for i in items][11:] == ["message", "function_call", "message", "hologram_call", "message"]
+    for item in items:
+        got = await call(client.conversations.items.retrieve(item.id, conversation_id=conversation.id))
+        assert got.type == item.type
