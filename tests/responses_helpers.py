@@ -46,6 +46,30 @@ def drain_manager(api: Any, manager: Any) -> Any:
     return api.wait(read())
 
 
+def last_response(api: Any, manager: Any) -> Any:
+    """Read a ``responses.stream(...)`` manager to its end; the response of its last response event
+    (a failed or incomplete response has no ``response.completed`` for ``get_final_response``)."""
+    found: list[Any] = []
+
+    def keep(event: Any) -> None:
+        if getattr(event, "response", None) is not None:
+            found.append(event.response)
+
+    if api.kind == "sync":
+        with manager as stream:
+            for event in stream:
+                keep(event)
+        return found[-1]
+
+    async def read() -> Any:
+        async with manager as stream:
+            async for event in stream:
+                keep(event)
+        return found[-1]
+
+    return api.wait(read())
+
+
 def in_thread(api: Any, fn: Any) -> Any:
     """Run ``fn(client)`` on another thread (its own event loop for the async client)."""
     import threading

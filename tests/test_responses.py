@@ -212,3 +212,51 @@ def test_money_and_metrics_without_spans(api: Any, otel: Any) -> None:
     assert otel.spans() == []
     assert total(otel, "openai_cost.spend", **{"openai.api.type": "responses",
                                                "openai_cost.kind": "output_tokens"}) == hand_cost(300, "output")
+
+
+def test_served_tier_and_background_window_price_the_tokens(api: Any, traced: Any) -> None:
+    created = create(api, "cached", service_tier="flex", background=True,
+                     background_options={"completion_window": "8h"})
+    response = created
+    while response.status in ("queued", "in_progress"):
+        response = api(api.client.responses.retrieve, created.id)
+    assert response.service_tier == "flex"
+    a = attrs(one(traced.spans(), "chat "))
+    discount = 0.5 * 0.6  # flex at Batch rates (half), 8-hour window 40% off: shipped modifier data
+    assert a["openai_cost.input_tokens_usd"] == pytest.approx(hand_cost(300, "input") * discount, rel=1e-12)
+    assert a["openai_cost.cached_input_tokens_usd"] == pytest.approx(hand_cost(1200, "cached") * discount,
+                                                                     rel=1e-12)
+    assert a["openai_cost.cache_write_tokens_usd"] == pytest.approx(hand_cost(500, "write") * discount, rel=1e-12)
+    assert a["openai_cost.output_tokens_usd"] == pytest.approx(hand_cost(300, "output") * discount, rel=1e-12)
+    assert {"flex", "window:8h"} <= set(a["openai_cost.price.modifiers"].split(","))
+    assert a["openai.request.service_tier"] == "flex" and a["openai.response.service_tier"] == "flex"
+
+
+def test_a_tier_without_a_price_is_unpriced_not_zero(api: Any, traced: Any) -> None:
+    create(api, "cached", service_tier="priority")
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["gen_ai.usage.input_tokens"] == 2000
+    assert not [k for k in a if k.startswith("openai_cost.") and k.endswith("_usd")]
+    assert a["openai_cost.unpriced_reason"]
+    unpriced = total(traced, "openai_cost.unpriced.tokens", **{"openai.api.type": "responses"})
+    assert unpriced == 2300
+    assert total(traced, "openai_cost.spend", **{"openai.api.type": "responses"}) == 0
+
+
+def test_responses_created_elsewhere_follow_trace_observed_runs(api: Any, otel: Any) -> None:
+    other = api.new_client()
+    created = api(other.responses.create, model=MODEL, input="Hi", background=True)
+    otel.instrument(trace_observed_runs=True)
+    response = api(api.client.responses.retrieve, created.id)
+    while response.status in ("queued", "in_progress"):
+        response = api(api.client.responses.retrieve, created.id)
+    api(api.client.responses.retrieve, created.id)  # seen again once ended: no second span
+    assert [attrs(s)["gen_ai.response.id"] for s in named(otel.spans(), "chat ")] == [created.id]
+    otel.instrumentor.uninstrument()
+    otel.exporter.clear()
+    later = api(other.responses.create, model=MODEL, input="Hi", background=True)
+    otel.instrument()
+    while api(api.client.responses.retrieve, later.id).status in ("queued", "in_progress"):
+        pass
+    assert named(otel.spans(), "chat ") == []
+    api.wait(other.close())

@@ -234,3 +234,37 @@ def test_rate_cache_is_thread_safe() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         assert all(pool.map(price, range(4_000)))
+
+
+def test_every_openai_model_of_genai_prices_priced_as_calc_price() -> None:
+    """Each model id genai-prices lists for OpenAI, on dates from 2023 to now, equals calc_price exactly;
+    a model without input and output token rates (audio, image, moderation) is unpriced, never 0."""
+    import genai_prices
+    from genai_prices import data_snapshot
+
+    provider = next(p for p in data_snapshot.get_snapshot().providers if p.id == "openai")
+    book = PriceBook()
+    dates = [datetime(year, month, 15, tzinfo=UTC) for year in (2023, 2024, 2025, 2026) for month in (2, 8)]
+    compared = 0
+    for info in provider.models:
+        if book.resolve_model(info.id) != book.snapshot(info.id, dates[-1]):
+            continue  # an alias with a dated history (gpt-4o): priced at the snapshot of the date instead
+        for when in dates:
+            for usage in (Usage(123_457, 9_876), Usage(272_001, 3)):
+                cost = book.token_cost(info.id, usage, when)
+                try:
+                    calc = genai_prices.calc_price(
+                        genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
+                        model_ref=info.id,
+                        provider_id="openai",
+                        genai_request_timestamp=when,
+                    )
+                except LookupError:  # an id its own matching does not find (ft:gpt-4o)
+                    assert isinstance(cost, Unpriced), info.id
+                    continue
+                if isinstance(cost, Unpriced):
+                    assert calc.model_price.input_mtok is None or calc.model_price.output_mtok is None, info.id
+                    continue
+                assert (cost.input_usd, cost.output_usd) == (calc.input_price, calc.output_price), (info.id, when)
+                compared += 1
+    assert compared > 1_000

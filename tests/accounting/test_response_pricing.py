@@ -253,3 +253,26 @@ def test_standard_terms_price_as_the_assistants_path() -> None:
         assert with_terms == book.token_cost("gpt-4o", plain, SEP_2026)
     # gpt-4o-2024-08-06: 10,000 x $2.50 = $0.025 and 2,000 x $10 = $0.02, as for an Assistants run.
     assert parts(cost("gpt-4o", SEP_2026, usage=plain)) == d("0.025", "0", "0", "0.02")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "matches"),
+    [
+        ("gpt-5.4+", "gpt-5.4", True),
+        ("gpt-5.4+", "gpt-5.4-mini-2026-03-17", True),
+        ("gpt-5.4+", "gpt-5.10", True),
+        ("gpt-5.4+", "gpt-6", True),
+        ("gpt-5.4+", "gpt-5.2", False),
+        ("gpt-5.4+", "gpt-5", False),
+        ("gpt-5.4+", "o3", False),
+        ("gpt-5", "gpt-5", True),
+        ("gpt-5", "gpt-5-2025-08-07", True),
+        ("gpt-5", "gpt-5-mini", False),
+        ("gpt-5", "gpt-5.5", False),
+        ("gpt-4o", "GPT-4o-2024-11-20", True),
+    ],
+)
+def test_model_patterns_of_modifier_entries(pattern: str, name: str, matches: bool) -> None:
+    from opentelemetry.instrumentation.openai_assistants.accounting.modifiers import model_matches
+
+    assert model_matches(pattern, name) is matches

@@ -104,6 +104,9 @@ PRICE_EFFECTIVE_DATE = "openai_cost.price.effective_date"
 SESSION_OPENED = "assistants.code_interpreter.session.opened"
 SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
 SESSION_LATE = "assistants.code_interpreter.session.late_call"
+COST_CACHED_INPUT = "openai_cost.cached_input_tokens_usd"  # cached reads, at their own rate
+COST_CACHE_WRITE = "openai_cost.cache_write_tokens_usd"  # prompt-cache writes, at their own rate
+PRICE_MODIFIERS = "openai_cost.price.modifiers"  # e.g. "flex,window:2h,long_context" (TokenCost.modifiers)
 
 # Roll-ups: on the run span only; never add them to leaf figures.
 ROLLUP_COST_TOTAL = "openai_cost.rollup.total_usd"

@@ -223,6 +223,8 @@ class Ledger:
             sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
             sc.PRICE_EFFECTIVE_DATE: _iso(account.price_effective_from),
         })
+        for kind in {c.kind for c in account.charges}:  # tool charges besides tokens (containers, fees)
+            attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
     def record(self, instruments: Instruments, labels: Attrs) -> None:

@@ -17,7 +17,8 @@ and cache writes each at their own rate, output (reasoning is part of it, never 
 Rates: the table (override, else genai-prices: its ``cache_read_mtok``/``cache_write_mtok``, its
 long-context tiers and, from 2026-10-12, its service-tier variants); where the table lacks a
 cached or cache-write rate, the ``prompt_cache`` rule (GPT-5.6 and later: 0.1x and 1.25x input;
-older models: input rate); then long context (whole request above the threshold), the served
+older models: input rate); long context (the whole request above the threshold) from
+genai-prices' tiers, or the ``long_context`` rule for models priced by overrides; then the served
 service tier (flex, priority/fast; default and auto are standard), the background completion
 window (2h, 8h) and regional processing, each a multiplier from the entry in force. A tier or
 window with no entry in force, an unknown model, or inconsistent usage is ``Unpriced``, never 0.
@@ -70,7 +71,7 @@ from importlib import resources
 from typing import Any, Optional, Union
 
 from .. import model
-from .modifiers import SOONEST, STANDARD_TIERS, Modifiers
+from .modifiers import SOONEST, STANDARD_TIERS, Entry, Modifiers
 from .rates import MILLION, MISSING, LruCache, Rates, TierRates, usd
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,13 @@ def at_datetime(at: Union[int, float, datetime, None]) -> datetime:
     if isinstance(at, datetime):
         return at if at.tzinfo else at.replace(tzinfo=UTC)
     return datetime.fromtimestamp(at, tz=UTC)
+
+
+def _day_key(at: Union[int, float, datetime, None]) -> Union[int, date]:
+    """The UTC day of ``at``, cheaply: days since the epoch for API timestamps."""
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return int(at // 86_400)
+    return at_datetime(at).astimezone(UTC).date()
 
 
 def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) -> Optional[_Dated]:
@@ -341,14 +349,13 @@ class PriceBook:
         terms: Optional[model.PriceTerms] = None,
     ) -> Union[Rates, Unpriced]:
         """The per-token rates of ``model_name`` on ``at``'s day under ``terms``: resolved once, then cached."""
-        when = at_datetime(at)
         tier = (terms.service_tier or "").lower() if terms else ""
         window = (terms.completion_window or "").lower() if terms else ""
         regional = bool(terms.regional) if terms else False
-        key = (provider, model_name, when.date(), tier, window, regional)
+        key = (provider, model_name, _day_key(at), tier, window, regional)
         found = self._rates.get(key)
         if found is None:
-            found, cacheable = self._resolve(model_name, when, provider, tier, window, regional)
+            found, cacheable = self._resolve(model_name, at_datetime(at), provider, tier, window, regional)
             if cacheable:
                 self._rates.put(key, found)
         return found
@@ -373,7 +380,9 @@ class PriceBook:
                 entry = _model_in_force(entries, when.date())
                 if entry is None:
                     return self._unpriced(model_name, f"override for {candidate} not yet in force"), False, True
-                return self._override_rates(entry, candidate), False, True
+                rates = self._filled(self._override_rates(entry, candidate), when.date())
+                rule = self._modifiers.long_context(candidate, when.date())
+                return (_with_long_context(rates, rule) if rule is not None else rates), False, True
         return self._genai_rates(model_name, snapshot, when, provider, tier)
 
     @staticmethod
@@ -392,16 +401,20 @@ class PriceBook:
         found = genai_rates.lookup(snapshot, provider_id, when, tier if tier not in STANDARD_TIERS else "")
         if found is None:
             return self._unpriced(model_name, f"no price for model {snapshot!r} ({provider})"), False, True
-        return found
+        rates, tier_done, cacheable = found
+        if rates.base.input < 0 or rates.base.output < 0:
+            return self._unpriced(model_name, f"no token rates for model {snapshot!r} ({provider})"), False, True
+        return self._filled(rates, when.date()), tier_done, cacheable
+
+    def _filled(self, rates: Rates, day: date) -> Rates:
+        """Cached and cache-write rates the table lacks: the prompt-cache rule's multiples of input, else input."""
+        return _fill_cache_rates(rates, self._modifiers.prompt_cache(rates.model, day))
 
     def _modified(
         self, model_name: str, rates: Rates, day: date, tier: str, tier_done: bool, window: str, regional: bool
     ) -> Union[Rates, Unpriced]:
-        """``rates`` with the cache rule, long context, tier, window and regional modifiers of ``day``."""
+        """``rates`` with the tier, window and regional modifiers of ``day``."""
         mods, subject = self._modifiers, rates.model
-        rates = _fill_cache_rates(rates, mods.prompt_cache(subject, day))
-        if rates.long_context is None and (long := mods.long_context(subject, day)) is not None:
-            rates = _with_long_context(rates, long.values, long.above_input_tokens)
         if mods.canonical_tier(tier) not in STANDARD_TIERS:
             if tier_done:
                 rates = rates.labeled(tier)
@@ -443,7 +456,7 @@ class PriceBook:
         return Unpriced(reason)
 
 
-def _fill_cache_rates(rates: Rates, rule: Any) -> Rates:
+def _fill_cache_rates(rates: Rates, rule: Optional[Entry]) -> Rates:
     """Cached/cache-write rates the table lacks: the rule's multiples of input, else the input rate."""
     base = rates.base
     if base.cached_input >= 0 and base.cache_write >= 0:
@@ -463,7 +476,9 @@ def _fill_cache_rates(rates: Rates, rule: Any) -> Rates:
     )
 
 
-def _with_long_context(rates: Rates, values: Mapping[str, Decimal], above: Optional[int]) -> Rates:
+def _with_long_context(rates: Rates, rule: Entry) -> Rates:
+    """Long-context rates by our rule, for models priced by overrides (genai-prices has its own tiers)."""
+    values, above = rule.values, rule.above_input_tokens
     if above is None:
         return rates
     long = rates.base.scaled(values.get("input_multiplier", Decimal(1)), values.get("output_multiplier", Decimal(1)))

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Generic, Hashable, Optional, TypeVar
 
 MILLION = Decimal(1_000_000)
+ZERO = Decimal(0)
 MISSING = Decimal(-1)  # a rate the table does not have (filled by the prompt-cache rule before use)
 V = TypeVar("V")
 
@@ -66,6 +67,8 @@ class Rates:
 
 def usd(rate_per_1m: Decimal, tokens: int) -> Decimal:
     """Exact USD for ``tokens`` at a per-1M rate (the same operations as genai-prices: rate x n / 1M)."""
+    if not tokens:
+        return ZERO  # most parts of most usages are empty: skip the arithmetic
     return rate_per_1m * Decimal(tokens) / MILLION
 
 

@@ -95,7 +95,7 @@ class ResponseTracker:
     def _unchanged(self, obj: Any) -> bool:
         f = fields(obj)
         status, ident = f.get("status"), f.get("id")
-        if status not in _STEADY or not isinstance(ident, str):
+        if not isinstance(status, str) or status not in _STEADY or not isinstance(ident, str):
             return False
         with self._lock:
             state = self._live.get(ident)
