@@ -193,6 +193,7 @@ async def test_background_moves_on_as_polled(client: Any) -> None:
 
 
 async def test_background_waits_on_the_fake_clock(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    fake_api.clock.set(1_796_000_000)
     fake_api.response_scripts["slow"] = ResponseScript([Text("done")], queued_s=30, work_s=60)
     response = await create(client, "slow", background=True)
     assert (await call(client.responses.retrieve(response.id))).status == "queued"
@@ -322,6 +323,7 @@ async def test_auto_container_opened_without_a_call(client: Any, fake_api: FakeA
 
 
 async def test_containers_life_on_the_fake_clock(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    fake_api.clock.set(1_796_000_000)  # frozen: only ``advance`` moves it
     container = await call(
         client.containers.create(
             name="work", memory_limit="4g", expires_after={"anchor": "last_active_at", "minutes": 5}
