@@ -159,6 +159,7 @@ def check_object(payload: Any, where: str = "body") -> None:
 
 def _check_item(item: Dict[str, Any], where: str) -> None:
     """A listed item: valid as one of the SDK's ``ResponseItem`` or ``ConversationItem`` types."""
+    item = _known(item)
     problems = []
     for adapter in _ITEM_ADAPTERS:
         try:

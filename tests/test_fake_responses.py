@@ -193,6 +193,7 @@ async def test_background_moves_on_as_polled(client: Any) -> None:
 
 
 async def test_background_waits_on_the_fake_clock(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    fake_api.clock.set(1_796_000_000)
     fake_api.response_scripts["slow"] = ResponseScript([Text("done")], queued_s=30, work_s=60)
     response = await create(client, "slow", background=True)
     assert (await call(client.responses.retrieve(response.id))).status == "queued"
@@ -322,6 +323,7 @@ async def test_auto_container_opened_without_a_call(client: Any, fake_api: FakeA
 
 
 async def test_containers_life_on_the_fake_clock(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    fake_api.clock.set(1_796_000_000)  # frozen: only ``advance`` moves it
     container = await call(
         client.containers.create(
             name="work", memory_limit="4g", expires_after={"anchor": "last_active_at", "minutes": 5}
@@ -448,3 +450,16 @@ async def test_off_schema_faults(client: Any, fake_api: FakeAssistantsAPI, fault
     fake_api.faults.add(r"/responses$", fault)
     response = await create(client, "code_interpreter", tools=[CI_AUTO])
     assert check(response), response
+
+
+async def test_conversation_items_of_every_type(client: Any, fake_api: FakeAssistantsAPI) -> None:
+    conversation = await call(client.conversations.create())
+    first = await create(client, "every_tool", conversation=conversation.id, tools=[CI_AUTO])
+    await create(client, "function", conversation=conversation.id)
+    await create(client, "unknown", conversation=conversation.id)
+    items = await collect(client.conversations.items.list(conversation.id, order="asc", limit=100))
+    assert [i.type for i in items][:11] == ["message"] + [i.type for i in first.output]
+    assert [i.type for i in items][11:] == ["message", "function_call", "message", "hologram_call", "message"]
+    for item in items:
+        got = await call(client.conversations.items.retrieve(item.id, conversation_id=conversation.id))
+        assert got.type == item.type
