@@ -1,10 +1,15 @@
-"""What happens to a run once it has ended: enrich it off the caller's path, account for it, emit it."""
+"""What happens to a run once it has ended: enrich it off the caller's path, account for it, emit it.
+
+Enrichment refines a run's figures; it never decides whether its money counts. A run the background
+queue has no room for is still accounted, from what is in memory (its reported usage), on a cheap
+path with no reads; a run about to end unseen is read once so it ends with what the API says.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Protocol
 
 from .background import Background
 from .config import Settings
@@ -15,7 +20,11 @@ from .tracker import BoundedDict
 
 logger = logging.getLogger(__name__)
 
-Accountant = Callable[[RunState, Fetcher, float], Any]  # (state, fetcher, deadline) -> account or None
+
+
+class Accountant(Protocol):
+    def __call__(self, state: RunState, fetcher: Optional[Fetcher], deadline: float, cheap: bool = False) -> Any:
+        """The run's account or None; ``cheap``: reported figures only, no reads, no tokenizer."""
 
 
 class RunFinisher:
@@ -31,12 +40,24 @@ class RunFinisher:
     def __call__(self, state: RunState) -> None:
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("run", "dropped")
-            self._emit(state, None)
+            state.accounted = "queue_full"
+            self._emit(state, self._cheap_account(state))
+
+    def _cheap_account(self, state: RunState) -> Any:
+        if self._accountant is None:
+            return None
+        try:
+            return self._accountant(state, None, 0.0, cheap=True)
+        except Exception:
+            logger.debug("openai-assistants: accounting run %s failed", state.run.id, exc_info=True)
+            return None
 
     def _complete(self, state: RunState) -> None:
         deadline = time.monotonic() + self._settings.enrichment_timeout_s
         account = None
         try:
+            if state.end_reason == "unobserved":
+                self._read_unobserved(state)
             self._enrich(state, deadline)
             if self._accountant is not None:
                 account = self._accountant(state, self._fetcher, deadline)
@@ -48,7 +69,7 @@ class RunFinisher:
         run = state.run
         if not run.id or state.end_reason == "request_failed":
             return
-        if self._settings.fetch_steps and not state.streamed_steps and time.monotonic() < deadline:
+        if self._settings.fetch_steps and not state.steps_complete() and time.monotonic() < deadline:
             for step in self._fetcher.steps(state.client, run.thread_id, run.id) or ():
                 state.step(step)
         if self._needs_messages(state) and time.monotonic() < deadline:
@@ -62,6 +83,19 @@ class RunFinisher:
                 if assistant is not None:
                     self._assistants.put(assistant.id, assistant)
             state.assistant_name = assistant.name if assistant else None
+
+    def _read_unobserved(self, state: RunState) -> None:
+        """A run never seen to finish here (maybe polled to its end by another process): read it once
+        and, when the API says it ended, end it as observed at the API's end time."""
+        run = self._fetcher.run(state.client, state.run.thread_id, state.run.id)
+        if run is None:
+            return
+        state.run = run
+        if run.terminal:
+            state.end_reason = "observed"
+            end_s = run.completed_at or run.failed_at or run.cancelled_at or run.expires_at
+            if end_s:
+                state.ended_ns = max(state.started_ns, int(end_s * 1e9))
 
     def _needs_messages(self, state: RunState) -> bool:
         """The run's messages are read only when content is captured or their tokens must be estimated."""

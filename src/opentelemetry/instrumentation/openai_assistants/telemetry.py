@@ -20,7 +20,15 @@ from opentelemetry import trace
 
 from . import observe
 from . import semconv as sc
-from .accounting.account import COST_INPUT, COST_OUTPUT, COST_SESSION, CallAccount, RunAccount, StepAccount
+from .accounting.account import (
+    COST_INPUT,
+    COST_OUTPUT,
+    COST_SESSION,
+    CallAccount,
+    RunAccount,
+    RunLeaf,
+    StepAccount,
+)
 from .config import Settings
 from .content import Content
 from .hooks import Call
@@ -33,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Attrs = dict[str, Any]
 _FAILED_STEPS = frozenset({"failed", "expired", "cancelled"})
+_TIMED_ENDINGS = frozenset({"observed", "request_failed"})
 _TOOL_TYPES = {"function": sc.TOOL_TYPE_FUNCTION, "code_interpreter": sc.TOOL_TYPE_EXTENSION,
                "file_search": sc.TOOL_TYPE_DATASTORE}
 
@@ -119,6 +128,7 @@ class Telemetry:
             sc.RUN_ERROR_MESSAGE: run.error_message,
             sc.RUN_INCOMPLETE_REASON: run.incomplete_reason,
             sc.ROLLUP_STEPS: len(state.steps),
+            sc.RUN_ACCOUNTED: state.accounted,
             sc.ERROR_TYPE: self._run_error(state),
             **self.content.run(state),
         }
@@ -189,8 +199,9 @@ class Telemetry:
                   sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
                   **self._agent_label(state.assistant_name), **self._metadata_labels(state)}
         self.instruments.runs.add(1, _clean(labels))
-        self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
-                       state.assistant_name, error)
+        if state.end_reason in _TIMED_ENDINGS:  # a run ended unseen has no duration worth a percentile
+            self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
+                           state.assistant_name, error)
         view.record(self.instruments, self.model_labels(state))
 
     def model_labels(self, state: RunState) -> Attrs:
@@ -231,9 +242,10 @@ def _clean(attrs: Attrs) -> Attrs:
 class Ledger:
     """A run's account read as attributes and metric records, each figure at its leaf.
 
-    Leaves: a step's tokens and their cost (step span), a session charge (the tool span of the call
-    that opened it). When a run's steps are unknown, its reported tokens and their cost are leaves
-    on the run span itself. Roll-ups on the run span are sums of the leaves.
+    Leaves: a step's reported (or, in a run without reported usage, estimated) tokens and their cost
+    (step span), a session charge (the tool span of the call that opened it), and the run's reported
+    usage its steps don't cover (the run span, ``openai_cost.usage.scope`` = ``run`` or ``mixed``).
+    Roll-ups on the run span are sums of the leaves.
     """
 
     def __init__(self, account: Optional[RunAccount]) -> None:
@@ -242,13 +254,20 @@ class Ledger:
         self.calls: dict[str, CallAccount] = {c.call_id: c for c in account.calls} if account else {}
 
     @property
-    def run_is_leaf(self) -> bool:
-        return self.account is not None and not self.steps and self.account.usage_source is not None
+    def run_leaf(self) -> Optional[RunLeaf]:
+        return self.account.run_leaf if self.account is not None else None
+
+    def _leaves(self) -> list[StepAccount]:
+        return [s for s in self.steps.values() if s.leaf]
 
     def step_attributes(self, step_id: str) -> Attrs:
         step = self.steps.get(step_id)
         if step is None:
             return {}
+        if not step.leaf:  # the run's reported usage counts this step: its estimate is for comparison
+            estimate = step.estimate if step.usage.source == "reported" else step.usage
+            return {sc.USAGE_ESTIMATED_INPUT: estimate.input_tokens if estimate else None,
+                    sc.USAGE_ESTIMATED_OUTPUT: estimate.output_tokens if estimate else None}
         attrs = _usage_attrs(step.usage.input_tokens, step.usage.output_tokens, step.usage.source,
                              step.usage.partial, step.usage.degraded)
         if step.usage.source == "reported" and step.estimate is not None:
@@ -269,14 +288,13 @@ class Ledger:
 
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
-        account = self.account
-        if account is None:
+        if self.account is None:
             return {}
-        if self.run_is_leaf:
-            return {k: v for k, v in account.cost_usd.items() if k in (COST_INPUT, COST_OUTPUT)}
+        leaves, run_leaf = self._leaves(), self.run_leaf
+        run_in, run_out = (run_leaf.input_usd, run_leaf.output_usd) if run_leaf else (None, None)
         sums: dict[str, Decimal] = {}
-        for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
-                             (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
+        for kind, values in ((COST_INPUT, [s.input_usd for s in leaves] + [run_in]),
+                             (COST_OUTPUT, [s.output_usd for s in leaves] + [run_out]),
                              (COST_SESSION, [c.session_usd for c in self.calls.values()])):
             priced = [v for v in values if v is not None]
             if priced:
@@ -290,8 +308,12 @@ class Ledger:
         attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
                              account.partial, account.degraded)
         costs = self.costs()
-        if self.run_is_leaf:
-            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT))})
+        attrs[sc.USAGE_SCOPE] = account.usage_scope
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            attrs.update({sc.USAGE_RUN_LEVEL_INPUT: run_leaf.usage.input_tokens,
+                          sc.USAGE_RUN_LEVEL_OUTPUT: run_leaf.usage.output_tokens,
+                          sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd)})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
             sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
@@ -306,28 +328,31 @@ class Ledger:
         account = self.account
         if account is None:
             return
-        for step in self.steps.values():
+        for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
                                step.usage.source)
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
-        if self.run_is_leaf:
-            self._record_usage(instruments, labels, account.input_tokens, account.output_tokens,
-                               account.usage_source or "reported")
-            self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
-                                  account.unpriced_output_tokens)
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
+                               run_leaf.usage.source)
+            if run_leaf.unpriced_reason:
+                self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
+                                      run_leaf.usage.output_tokens)
         agent = {k: v for k, v in labels.items()
                  if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
-        for kind, value in self.costs().items():
+        costs = self.costs()
+        for kind, value in costs.items():
             instruments.cost.add(float(value), {**labels, sc.COST_KIND: kind})
         if account.unpriced_reasons:
             instruments.unpriced_runs.add(1, _model_only(labels))
-        elif self.costs():
-            instruments.run_cost.record(float(sum(self.costs().values(), Decimal(0))), labels)
+        elif costs:
+            instruments.run_cost.record(float(sum(costs.values(), Decimal(0))), labels)
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
