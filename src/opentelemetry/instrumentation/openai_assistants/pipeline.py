@@ -59,10 +59,14 @@ class RunFinisher:
             if state.end_reason == "unobserved":
                 self._read_unobserved(state)
             self._enrich(state, deadline)
+        except Exception:  # enrichment refines figures; its failure must not lose them
+            logger.debug("openai-assistants: enriching run %s failed", state.run.id, exc_info=True)
+        try:
             if self._accountant is not None:
                 account = self._accountant(state, self._fetcher, deadline)
         except Exception:
-            logger.debug("openai-assistants: enriching run %s failed", state.run.id, exc_info=True)
+            logger.debug("openai-assistants: accounting run %s failed", state.run.id, exc_info=True)
+            account = self._cheap_account(state)
         self._emit(state, account)
 
     def _enrich(self, state: RunState, deadline: float) -> None:
@@ -98,7 +102,10 @@ class RunFinisher:
                 state.ended_ns = max(state.started_ns, int(end_s * 1e9))
 
     def _needs_messages(self, state: RunState) -> bool:
-        """The run's messages are read only when content is captured or their tokens must be estimated."""
+        """The run's messages are read only when content is captured or their tokens must be estimated
+        (also a finished run with neither steps nor reported usage: its answer is estimated)."""
+        if not state.steps:
+            return state.run.usage is None and state.run.terminal
         wanted = [s.step.message_id for s in state.steps.values() if s.step.message_id]
         if not any(m not in state.messages for m in wanted):
             return False

@@ -303,8 +303,10 @@ class Ledger:
 
     def run_attributes(self) -> Attrs:
         account = self.account
-        if account is None or account.usage_source is None:
+        if account is None:
             return {}
+        if account.usage_source is None:  # nothing known: only why
+            return {sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None}
         attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
                              account.partial, account.degraded)
         costs = self.costs()

@@ -1,0 +1,298 @@
+"""Money is never lost or counted twice: for every run the API reports usage for, the token and
+dollar metrics equal the API's figures, once, however the run was observed, whatever happened to
+background reads, the queue, the process or the instrumentor."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from driver import Driver
+from spanutil import attrs, children, named, one
+
+from fakeapi import Code, Function, Say, Script
+
+MINI_IN, MINI_OUT = Decimal("0.15") / 10**6, Decimal("0.60") / 10**6  # gpt-4o-mini, USD per token
+SESSION = Decimal("0.03")
+CI_AND_FUNCTION = [{"type": "code_interpreter"},
+                   {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+FUNCTION = CI_AND_FUNCTION[1:]
+
+
+# --- reading the figures --------------------------------------------------------------------------
+
+def spend(points: dict[str, list[Any]]) -> float:
+    return sum(p.value for p in points.get("openai_cost.spend", []))
+
+
+def tokens(points: dict[str, list[Any]]) -> dict[str, int]:
+    found = {"input": 0, "output": 0}
+    for point in points.get("gen_ai.client.token.usage", []):
+        found[point.attributes["gen_ai.token.type"]] += int(point.sum)
+    return found
+
+
+def priced(tokens_in: int, tokens_out: int) -> Decimal:
+    return tokens_in * MINI_IN + tokens_out * MINI_OUT
+
+
+def runs_counted(points: dict[str, list[Any]]) -> int:
+    return int(sum(p.value for p in points.get("openai_cost.runs", [])))
+
+
+def outputs_for(run: Any) -> list[dict[str, str]]:
+    return [{"tool_call_id": c.id, "output": json.dumps({"ok": True})}
+            for c in run.required_action.submit_tool_outputs.tool_calls]
+
+
+def start(api: Driver, fake_api: Any, steps: list[Any], tools: Any, report_usage: bool = True) -> tuple[Any, Any]:
+    fake_api.scripts["case"] = Script(steps, report_usage=report_usage)
+    beta = api.client.beta
+    assistant = api(beta.assistants.create, model="gpt-4o-mini", name="Inv", tools=tools,
+                    metadata={"script": "case"})
+    thread = api(beta.threads.create, messages=[{"role": "user", "content": "What is six times seven?"}])
+    return assistant, thread
+
+
+def finish_by_polling(api: Driver, thread_id: str, run: Any) -> Any:
+    runs = api.client.beta.threads.runs
+    while run.status == "requires_action":
+        run = api(runs.submit_tool_outputs_and_poll, run_id=run.id, thread_id=thread_id,
+                  tool_outputs=outputs_for(run), poll_interval_ms=1)
+    return run
+
+
+# --- defect 1: a stream, then polling --------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["stream_then_submit_and_poll", "broken_stream_then_poll"])
+def test_steps_finished_after_a_stream_are_listed_and_counted_once(api: Driver, instrumented: Any, fake_api: Any,
+                                                                   how: str) -> None:
+    steps = [Code("print(6 * 7)", logs=["42\n"], usage=(300, 20)), Function("lookup", usage=(340, 12)),
+             Say("It is 42.", usage=(380, 9))]
+    assistant, thread = start(api, fake_api, steps, CI_AND_FUNCTION)
+    runs = api.client.beta.threads.runs
+    if how == "broken_stream_then_poll":
+        fake_api.faults.add(r"/runs$", "reset", method="POST", after_events=6)
+    manager = runs.stream(thread_id=thread.id, assistant_id=assistant.id)
+    try:
+        api.stream(manager)
+    except Exception:
+        assert how == "broken_stream_then_poll"
+    run = api(runs.list, thread_id=thread.id).data[0]
+    run = api(runs.poll, run.id, thread_id=thread.id, poll_interval_ms=1)
+    run = finish_by_polling(api, thread.id, run)
+    assert run.status == "completed"
+    assert (run.usage.prompt_tokens, run.usage.completion_tokens) == (1020, 41)
+
+    spans = instrumented.spans()
+    run_span = one(spans, "invoke_agent")
+    step_spans = children(spans, run_span)
+    assert sorted((attrs(s)["gen_ai.usage.input_tokens"], attrs(s)["openai_cost.usage.source"])
+                  for s in step_spans) == [(300, "reported"), (340, "reported"), (380, "reported")]
+    assert attrs(run_span)["openai_cost.usage.scope"] == "steps"
+    points = instrumented.metrics()
+    assert tokens(points) == {"input": 1020, "output": 41}
+    assert spend(points) == pytest.approx(float(priced(1020, 41) + SESSION), rel=1e-12)
+
+
+# --- defect 2: a full background queue ----------------------------------------------------------------
+
+def test_runs_dropped_from_a_full_queue_are_still_accounted(api: Driver, otel: Any, fake_api: Any) -> None:
+    otel.instrument(fetch_concurrency=1, fetch_queue_size=1)
+    fake_api.faults.add(r"/steps", "delay", count=None, method="GET", seconds=2.0)  # slow step listings
+    assistant, thread = start(api, fake_api, [Say("One.", usage=(100, 5)), Say("Two.", usage=(120, 7))], [])
+    runs = api.client.beta.threads.runs
+    finished = [api(runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1)
+                for _ in range(4)]
+    assert all(r.usage.prompt_tokens == 220 for r in finished)
+
+    points = otel.metrics()
+    # the first run is being read (running, not queued), the second waits: the third and fourth don't fit
+    dropped = [p.value for p in points["openai_cost.fetches"] if p.attributes["openai_cost.fetch.outcome"] == "dropped"]
+    assert sum(dropped) == 2
+    assert tokens(points) == {"input": 4 * 220, "output": 4 * 12}
+    assert spend(points) == pytest.approx(float(4 * priced(220, 12)), rel=1e-12)
+    run_spans = named(otel.spans(), "invoke_agent")
+    cheap = [attrs(s) for s in run_spans if attrs(s).get("openai_cost.run.accounted") == "queue_full"]
+    assert len(cheap) == 2
+    for a in cheap:
+        assert a["openai_cost.usage.scope"] == "run"
+        assert a["openai_cost.usage.run_level.input_tokens"] == 220
+        assert a["openai_cost.input_tokens_usd"] == float(220 * MINI_IN)
+
+
+def test_a_dropped_run_without_reported_usage_is_counted_unpriced(api: Driver, otel: Any, fake_api: Any) -> None:
+    otel.instrument()
+    otel.instrumentor._background.submit = lambda *args: False  # the queue is full
+    assistant, thread = start(api, fake_api, [Say("One.")], [], report_usage=False)
+    api(api.client.beta.threads.runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id,
+        poll_interval_ms=1)
+    points = otel.metrics()
+    assert sum(p.value for p in points["openai_cost.unpriced.runs"]) == 1
+    run = attrs(one(otel.spans(), "invoke_agent"))
+    assert "background queue full" in run["openai_cost.unpriced_reason"]
+
+
+# --- defect 6: created here, polled to its end elsewhere ------------------------------------------------
+
+def _get(fake_api: Any, path: str) -> Any:
+    with urllib.request.urlopen(f"{fake_api.base_url}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _post(fake_api: Any, path: str, body: Any) -> Any:
+    request = urllib.request.Request(f"{fake_api.base_url}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _poll_elsewhere(fake_api: Any, thread_id: str, run_id: str) -> Any:
+    """What another process does: read the run until it ends, with no instrumentation."""
+    for _ in range(100):
+        run = _get(fake_api, f"/threads/{thread_id}/runs/{run_id}")
+        if run["status"] in ("completed", "failed", "cancelled", "expired", "incomplete"):
+            return run
+    raise AssertionError("run never ended")
+
+
+@pytest.mark.parametrize("elsewhere", ["polled_to_the_end", "unreadable"])
+def test_a_run_polled_elsewhere_ends_with_what_the_api_says(api: Driver, instrumented: Any, fake_api: Any,
+                                                            elsewhere: str) -> None:
+    assistant, thread = start(api, fake_api, [Say("One.", usage=(100, 5)), Say("Two.", usage=(120, 7))], [])
+    run = api(api.client.beta.threads.runs.create, thread_id=thread.id, assistant_id=assistant.id)
+    if elsewhere == "polled_to_the_end":
+        assert _poll_elsewhere(fake_api, thread.id, run.id)["usage"]["prompt_tokens"] == 220
+    else:
+        fake_api.faults.add(rf"/runs/{run.id}$", "server_error", count=None, method="GET")
+    instrumented.instrumentor._tracker.sweep(now_s=time.time() + 7200)
+
+    run_span = attrs(one(instrumented.spans(), "invoke_agent"))
+    points = instrumented.metrics()
+    durations = [p for p in points.get("gen_ai.client.operation.duration", [])
+                 if p.attributes["gen_ai.operation.name"] == "invoke_agent"]
+    if elsewhere == "polled_to_the_end":
+        assert run_span["assistants.run.end_reason"] == "observed"
+        assert run_span["assistants.run.status"] == "completed"
+        assert "error.type" not in run_span
+        assert tokens(points) == {"input": 220, "output": 12}
+        assert spend(points) == pytest.approx(float(priced(220, 12)), rel=1e-12)
+        assert sum(p.count for p in durations) == 1
+    else:
+        assert run_span["assistants.run.end_reason"] == "unobserved"
+        assert durations == []  # an unseen end is no duration
+        assert runs_counted(points) == 1
+
+
+# --- defect 7: fork ----------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_empty_with_fresh_locks(instrumented: Any, fake_api: Any) -> None:
+    api = Driver("sync", fake_api.base_url)
+    assistant, thread = start(api, fake_api, [Say("One.", usage=(100, 5))], [])
+    runs = api.client.beta.threads.runs
+    in_flight = api(runs.create, thread_id=thread.id, assistant_id=assistant.id)
+    tracker = instrumented.instrumentor._tracker
+    assert tracker.live_runs() == 1
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with tracker._lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(10)
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees and emits, never return into pytest
+        code = 1
+        try:
+            os.close(reader)
+            child = Driver("sync", fake_api.base_url)
+            live = tracker.live_runs()
+            thread_2 = child(child.client.beta.threads.create, messages=[{"role": "user", "content": "Hi"}])
+            own = child(child.client.beta.threads.runs.create_and_poll, thread_id=thread_2.id,
+                        assistant_id=assistant.id, poll_interval_ms=1)
+            instrumented.instrumentor.uninstrument()  # ends whatever it still tracks
+            emitted = [attrs(s).get("assistants.run.id") for s in named(instrumented.exporter.get_finished_spans(),
+                                                                       "invoke_agent")]
+            os.write(writer, json.dumps({"live": live, "own": own.id, "emitted": emitted}).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the child hung on the lock its parent held at fork")
+        time.sleep(0.05)
+    report = json.loads(os.read(reader, 65536) or b"{}")
+    os.close(reader)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert report["live"] == 0
+    assert report["emitted"] == [report["own"]]  # not the parent's run in flight
+    finished = api(runs.poll, in_flight.id, thread_id=thread.id, poll_interval_ms=1)
+    assert finished.status == "completed"
+    assert [attrs(s)["assistants.run.id"] for s in named(instrumented.spans(), "invoke_agent")] == [in_flight.id]
+    api.close()
+
+
+# --- defect 8: a finished run seen again --------------------------------------------------------------
+
+def test_a_finished_run_seen_again_is_not_traced_twice(api: Driver, otel: Any, fake_api: Any) -> None:
+    otel.instrument(trace_observed_runs=True, max_tracked_runs=2)
+    fake_api.scripts["case"] = Script([Say("One.", usage=(100, 5))])
+    assistant = _post(fake_api, "/assistants", {"model": "gpt-4o-mini", "metadata": {"script": "case"}})
+    made = []
+    for _ in range(5):  # created and finished by another service, one a second
+        thread = _post(fake_api, "/threads", {"messages": [{"role": "user", "content": "Hi"}]})
+        run = _post(fake_api, f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"]})
+        _poll_elsewhere(fake_api, thread["id"], run["id"])
+        made.append((thread["id"], run["id"]))
+        fake_api.clock.advance(1)
+    retrieve = api.client.beta.threads.runs.retrieve
+    for thread_id, run_id in made + made[:1]:  # the first one again, after it left the ended-run list
+        assert api(retrieve, run_id, thread_id=thread_id).status == "completed"
+    points = otel.metrics()
+    assert runs_counted(points) == 5
+    assert tokens(points) == {"input": 500, "output": 25}
+
+
+# --- defect 12: no steps, no reported usage -----------------------------------------------------------
+
+@pytest.mark.parametrize("unreadable", ["fetch_steps_off", "steps_rate_limited"])
+def test_a_run_without_steps_or_usage_is_estimated_at_run_level(api: Driver, otel: Any, fake_api: Any,
+                                                                unreadable: str) -> None:
+    otel.instrument(fetch_steps=unreadable != "fetch_steps_off")
+    if unreadable == "steps_rate_limited":
+        fake_api.faults.add(r"/steps", "rate_limit", count=None, method="GET")
+    assistant, thread = start(api, fake_api, [Function("lookup"), Say("Six times seven is forty-two.")], FUNCTION,
+                              report_usage=False)
+    runs = api.client.beta.threads.runs
+    run = api(runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1)
+    assert finish_by_polling(api, thread.id, run).usage is None
+    spans = otel.spans()
+    run_span = one(spans, "invoke_agent")
+    assert children(spans, run_span) == []
+    a = attrs(run_span)
+    assert a["openai_cost.usage.source"] == "estimated"
+    assert a["openai_cost.usage.partial"] is True
+    assert a["openai_cost.usage.scope"] == "run"
+    # two inferences (the call, the answer), each with at least the hidden base and the question
+    assert a["gen_ai.usage.input_tokens"] >= 2 * (114 + 7 + 4)
+    assert a["gen_ai.usage.output_tokens"] >= 9 + 2  # the answer and its overhead
+    points = otel.metrics()
+    assert tokens(points) == {"input": a["gen_ai.usage.input_tokens"], "output": a["gen_ai.usage.output_tokens"]}
+    assert spend(points) == pytest.approx(a["openai_cost.rollup.total_usd"], rel=1e-12)
