@@ -252,7 +252,8 @@ def test_a_forked_child_starts_empty_with_fresh_locks(instrumented: Any, fake_ap
 # --- defect 8: a finished run seen again --------------------------------------------------------------
 
 def test_a_finished_run_seen_again_is_not_traced_twice(api: Driver, otel: Any, fake_api: Any) -> None:
-    otel.instrument(trace_observed_runs=True, max_tracked_runs=2)
+    otel.instrument(trace_observed_runs=True)
+    otel.instrumentor._tracker._ended.limit = 2  # what 10,000 other runs ending would do
     fake_api.scripts["case"] = Script([Say("One.", usage=(100, 5))])
     assistant = _post(fake_api, "/assistants", {"model": "gpt-4o-mini", "metadata": {"script": "case"}})
     made = []
