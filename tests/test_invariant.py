@@ -4,6 +4,7 @@ background reads, the queue, the process or the instrumentor."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -14,9 +15,15 @@ from typing import Any
 
 import pytest
 from driver import Driver
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
 from spanutil import attrs, children, named, one
 
 from fakeapi import Code, Function, Say, Script
+from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 
 MINI_IN, MINI_OUT = Decimal("0.15") / 10**6, Decimal("0.60") / 10**6  # gpt-4o-mini, USD per token
 SESSION = Decimal("0.03")
@@ -297,3 +304,101 @@ def test_a_run_without_steps_or_usage_is_estimated_at_run_level(api: Driver, ote
     points = otel.metrics()
     assert tokens(points) == {"input": a["gen_ai.usage.input_tokens"], "output": a["gen_ai.usage.output_tokens"]}
     assert spend(points) == pytest.approx(a["openai_cost.rollup.total_usd"], rel=1e-12)
+
+
+# --- the invariant, over random mixes -----------------------------------------------------------------
+
+STYLES = ("create_and_poll", "retrieve_loop", "stream", "stream_then_poll", "broken_stream_then_poll")
+step_usage = st.tuples(st.integers(0, 5000), st.integers(0, 800))
+run_plans = st.fixed_dictionaries({
+    "style": st.sampled_from(STYLES),
+    "functions": st.lists(step_usage, max_size=2),  # function-call steps before the answer
+    "answer": step_usage,
+    "dropped": st.booleans(),  # the background queue has no room when the run ends
+    "steps_fault": st.sampled_from([None, None, "rate_limit", "server_error"]),  # listing its steps fails
+    "break_after": st.integers(2, 12),  # events before a broken stream drops
+    "restart_before": st.booleans(),  # uninstrument and instrument again before this run
+})
+mixes = st.fixed_dictionaries({"kind": st.sampled_from(["sync", "async"]), "fetch_steps": st.booleans(),
+                               "runs": st.lists(run_plans, min_size=1, max_size=5)})
+
+
+def drive(api: Driver, style: str, thread_id: str, assistant_id: str) -> Any:
+    """One run to its end the way an app might observe it; returns the run as the app last read it."""
+    runs = api.client.beta.threads.runs
+    if style == "create_and_poll":
+        return finish_by_polling(api, thread_id, api(runs.create_and_poll, thread_id=thread_id,
+                                                     assistant_id=assistant_id, poll_interval_ms=1))
+    if style == "retrieve_loop":
+        run = api(runs.create, thread_id=thread_id, assistant_id=assistant_id)
+        while run.status not in ("completed", "failed", "cancelled", "expired", "incomplete"):
+            if run.status == "requires_action":
+                run = api(runs.submit_tool_outputs, run_id=run.id, thread_id=thread_id, tool_outputs=outputs_for(run))
+            else:
+                run = api(runs.retrieve, run.id, thread_id=thread_id)
+        return run
+    if style == "broken_stream_then_poll":
+        with contextlib.suppress(Exception):  # the app moves on to polling
+            api.stream(runs.stream(thread_id=thread_id, assistant_id=assistant_id))
+        run = api(runs.list, thread_id=thread_id).data[0]
+        return finish_by_polling(api, thread_id, api(runs.poll, run.id, thread_id=thread_id, poll_interval_ms=1))
+    run = api.wait(api.stream(runs.stream(thread_id=thread_id, assistant_id=assistant_id)).get_final_run())
+    if style == "stream_then_poll":
+        return finish_by_polling(api, thread_id, run)
+    while run.status == "requires_action":
+        manager = runs.submit_tool_outputs_stream(thread_id=thread_id, run_id=run.id, tool_outputs=outputs_for(run))
+        run = api.wait(api.stream(manager).get_final_run())
+    return run
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(mix=mixes)
+def test_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mix: dict[str, Any]) -> None:
+    fake_api.faults.clear()
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = AssistantsInstrumentor()
+    options = {"tracer_provider": TracerProvider(), "meter_provider": meters, "fetch_steps": mix["fetch_steps"]}
+    instrumentor.instrument(**options)
+    api = Driver(mix["kind"], fake_api.base_url)
+    reported_in = reported_out = 0
+    try:
+        for i, plan in enumerate(mix["runs"]):
+            if plan["restart_before"]:
+                instrumentor.uninstrument()
+                instrumentor.instrument(**options)
+            name = f"mix{i}"
+            fake_api.scripts[name] = Script([*(Function("lookup", usage=u) for u in plan["functions"]),
+                                             Say("Forty-two.", usage=plan["answer"])])
+            beta = api.client.beta
+            assistant = api(beta.assistants.create, model="gpt-4o-mini", tools=FUNCTION, metadata={"script": name})
+            thread = api(beta.threads.create, messages=[{"role": "user", "content": "Six times seven?"}])
+            if plan["steps_fault"]:
+                fake_api.faults.add(r"/steps", plan["steps_fault"], method="GET")
+            if plan["style"] == "broken_stream_then_poll":
+                fake_api.faults.add(r"/runs$", "reset", method="POST", after_events=plan["break_after"])
+            background = instrumentor._background
+            if plan["dropped"]:
+                background.submit = lambda *args: False
+            run = drive(api, plan["style"], thread.id, assistant.id)
+            assert run.status == "completed" and run.usage is not None
+            reported_in += run.usage.prompt_tokens
+            reported_out += run.usage.completion_tokens
+            assert instrumentor.force_flush(10_000)
+            vars(background).pop("submit", None)
+            fake_api.faults.clear()
+        assert instrumentor.force_flush(10_000)
+        points = {}
+        for resource in reader.get_metrics_data().resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    points.setdefault(metric.name, []).extend(metric.data.data_points)
+        event(f"runs: {len(mix['runs'])}")
+        assert tokens(points) == {"input": reported_in, "output": reported_out}
+        assert spend(points) == pytest.approx(float(priced(reported_in, reported_out)), rel=1e-12, abs=1e-15)
+        assert runs_counted(points) == len(mix["runs"])
+    finally:
+        instrumentor.uninstrument()
+        api.close()
+        meters.shutdown()
