@@ -205,12 +205,15 @@ def test_a_forked_child_starts_empty_with_fresh_locks(instrumented: Any, fake_ap
     assistant, thread = start(api, fake_api, [Say("One.", usage=(100, 5))], [])
     runs = api.client.beta.threads.runs
     in_flight = api(runs.create, thread_id=thread.id, assistant_id=assistant.id)
+    fake_api.scripts["child"] = Script([Say("Two.")], report_usage=False)  # the child's run is estimated
+    child_assistant = api(api.client.beta.assistants.create, model="gpt-4o-mini", metadata={"script": "child"})
     tracker = instrumented.instrumentor._tracker
+    history = tracker._on_message.__self__.history  # the accountant's thread history
     assert tracker.live_runs() == 1
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:
-        with tracker._lock:
+        with tracker._lock, history._lock:
             held.set()
             release.wait(30)
 
@@ -227,10 +230,10 @@ def test_a_forked_child_starts_empty_with_fresh_locks(instrumented: Any, fake_ap
             live = tracker.live_runs()
             thread_2 = child(child.client.beta.threads.create, messages=[{"role": "user", "content": "Hi"}])
             own = child(child.client.beta.threads.runs.create_and_poll, thread_id=thread_2.id,
-                        assistant_id=assistant.id, poll_interval_ms=1)
+                        assistant_id=child_assistant.id, poll_interval_ms=1)
             instrumented.instrumentor.uninstrument()  # ends whatever it still tracks
-            emitted = [attrs(s).get("assistants.run.id") for s in named(instrumented.exporter.get_finished_spans(),
-                                                                       "invoke_agent")]
+            emitted = {attrs(s).get("assistants.run.id"): attrs(s).get("openai_cost.usage.source")
+                       for s in named(instrumented.exporter.get_finished_spans(), "invoke_agent")}
             os.write(writer, json.dumps({"live": live, "own": own.id, "emitted": emitted}).encode())
             code = 0
         finally:
@@ -249,7 +252,7 @@ def test_a_forked_child_starts_empty_with_fresh_locks(instrumented: Any, fake_ap
     os.close(reader)
     assert os.waitstatus_to_exitcode(done[1]) == 0
     assert report["live"] == 0
-    assert report["emitted"] == [report["own"]]  # not the parent's run in flight
+    assert report["emitted"] == {report["own"]: "estimated"}  # accounted; not the parent's run in flight
     finished = api(runs.poll, in_flight.id, thread_id=thread.id, poll_interval_ms=1)
     assert finished.status == "completed"
     assert [attrs(s)["assistants.run.id"] for s in named(instrumented.spans(), "invoke_agent")] == [in_flight.id]

@@ -15,6 +15,7 @@ from ..accounting.pricing import PriceBook
 from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionDecision, SessionStore
 from ..accounting.tokens import TokenCounter
 from ..config import Settings
+from ..forking import in_child_after_fork, renew_locks
 from ..model import Message, Step
 from .fetch import Fetcher
 from .state import RunState
@@ -34,6 +35,7 @@ class Accountant:
         self.history = ThreadHistory()
         self.counter = TokenCounter()
         self.learner = BaseLearner()
+        in_child_after_fork(self, renew_locks)  # a background thread may have held one at fork
 
     def remember(self, message: Message) -> None:
         """A message the app created or read: the history needs no fetch for it."""

@@ -13,6 +13,7 @@ from typing import Any, Optional, Protocol
 
 from ..background import Background
 from ..config import Settings
+from ..forking import in_child_after_fork, renew_locks
 from ..telemetry import Telemetry
 from .fetch import Fetcher
 from .report import RunReporter
@@ -37,6 +38,7 @@ class RunFinisher:
         self._telemetry = telemetry
         self._assistants = assistants
         self._accountant = accountant
+        in_child_after_fork(fetcher, renew_locks)
         self._report = RunReporter(settings)
 
     def __call__(self, state: RunState) -> None:

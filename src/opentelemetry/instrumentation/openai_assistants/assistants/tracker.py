@@ -8,15 +8,14 @@ blocks: the caller's path only updates plain data under a lock.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from ..config import Settings
+from ..forking import in_child_after_fork
 from ..frontends import Call
 from ..model import Assistant, Message, Run, RunRequest, Step
 from . import observe
@@ -70,9 +69,7 @@ class RunTracker:
         self.thread_metadata: BoundedDict = BoundedDict(1000)  # allow-listed keys only, until a run starts
         self._evicted: list[RunState] = []
         self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: _after_fork_if_alive(ref))
+        in_child_after_fork(self, RunTracker._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         """A forked child starts empty: the parent's runs are the parent's to emit, and its lock may
@@ -336,8 +333,3 @@ def _ended_at(run: Run) -> Optional[int]:
     expired_at = run.expires_at if run.status == "expired" else None
     return run.completed_at or run.failed_at or run.cancelled_at or expired_at
 
-
-def _after_fork_if_alive(ref: weakref.ref[RunTracker]) -> None:
-    tracker = ref()
-    if tracker is not None:
-        tracker._after_fork_in_child()
