@@ -405,3 +405,45 @@ def test_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mi
         instrumentor.uninstrument()
         api.close()
         meters.shutdown()
+
+
+# --- where the reported usage is counted (the account, without the API) -------------------------------
+
+def _account(run_usage: Any, step_usages: list[Any]) -> Any:
+    from opentelemetry.instrumentation.openai_assistants.accounting.account import account_run
+    from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook
+    from opentelemetry.instrumentation.openai_assistants.model import Message, Run, Step, Usage
+
+    created = 1_735_000_000
+    run = Run("run_1", "thread_1", "completed", model="gpt-4o-mini", created_at=created,
+              usage=Usage(*run_usage) if run_usage else None)
+    steps = [Step(f"step_{i}", "run_1", "thread_1", "message_creation", "completed", created_at=created + i,
+                  message_id=f"msg_{i}", usage=Usage(*u) if u else None) for i, u in enumerate(step_usages)]
+    messages = {f"msg_{i}": Message(f"msg_{i}", "thread_1", "assistant", "Forty-two.") for i in range(len(steps))}
+    return account_run(run, steps, prices=PriceBook(), messages=messages)
+
+
+@pytest.mark.parametrize("run_usage,steps,scope,leaves,run_level", [
+    ((700, 30), [(300, 20), (400, 10)], "steps", [(300, 20), (400, 10)], None),
+    ((700, 30), [(300, 20)], "mixed", [(300, 20)], (400, 10)),  # a step never seen
+    ((700, 30), [(300, 20), None], "mixed", [(300, 20)], (400, 10)),  # a step seen without its usage
+    ((700, 30), [], "run", [], (700, 30)),
+    ((700, 30), [(800, 20)], "run", [], (700, 30)),  # the steps claim more than the run: the run wins
+    (None, [(300, 20), None], "steps", [(300, 20), "estimated"], None),  # no run figure: steps are leaves
+])
+def test_the_runs_reported_usage_is_counted_once_at_its_leaves(run_usage: Any, steps: list[Any], scope: str,
+                                                               leaves: list[Any], run_level: Any) -> None:
+    account = _account(run_usage, steps)
+    assert account.usage_scope == scope
+    counted = [s for s in account.steps if s.leaf]
+    assert [(s.usage.input_tokens, s.usage.output_tokens) if s.usage.source == "reported" else s.usage.source
+            for s in counted] == leaves
+    leaf = account.run_leaf
+    assert ((leaf.usage.input_tokens, leaf.usage.output_tokens) if leaf else None) == run_level
+    if run_usage:  # leaves add up to the API's figure, tokens and dollars
+        tokens_in = sum(s.usage.input_tokens for s in counted) + (leaf.usage.input_tokens if leaf else 0)
+        tokens_out = sum(s.usage.output_tokens for s in counted) + (leaf.usage.output_tokens if leaf else 0)
+        assert (tokens_in, tokens_out) == run_usage
+        usd = sum((s.input_usd + s.output_usd for s in counted), Decimal(0))
+        usd += (leaf.input_usd + leaf.output_usd) if leaf else Decimal(0)
+        assert usd == priced(*run_usage) == sum(account.cost_usd.values(), Decimal(0))
