@@ -8,8 +8,9 @@ Run totals are the run's reported usage when the API gave one, else the sum of t
 counted at leaves, once: a step's reported usage, and, when a run reports usage its seen steps don't
 add up to, the remainder (or the whole, when no step reported any) at run level. A step without
 reported usage inside a run with reported usage keeps its estimate for comparison only: the API's
-figure already covers it. A run with neither reported usage nor readable steps is estimated at run
-level from what was observed (its messages, the outputs submitted to it), marked partial.
+figure already covers it. A finished run with neither reported usage nor readable steps, known to
+have run inferences, is estimated at run level from what was observed (its messages, the outputs
+submitted to it), marked partial.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def _account(
         if learner is not None and first.usage is not None and first.id in estimates:
             tools = tool_types(run.tools)
             learner.observe(account.priced_model, tools, estimates[first.id], first.usage.input_tokens)
-    elif estimate and not ordered and run.usage is None and run.terminal:
+    elif estimate and not ordered and run.usage is None and _produced(run, messages, submitted):
         ctx = RunContext(run, (), messages, history, request, account.priced_model)
         run_estimate = estimate_unseen_run(ctx, submitted, counter, overheads, learner=learner,
                                            message_tokens=message_tokens)
@@ -237,6 +238,15 @@ def _account(
 
     _roll_up(account, run, prices, run_estimate)
     _sessions(account, run, ordered, prices, sessions)
+
+
+def _produced(run: Run, messages: Mapping[str, Message], submitted: Mapping[str, Optional[str]]) -> bool:
+    """A finished run known to have run inferences: it completed (or was cut off), or it wrote a
+    message or asked for a function call. A run that failed with nothing seen may have cost nothing."""
+    if not run.terminal:
+        return False
+    return run.status in ("completed", "incomplete") or bool(submitted) or any(
+        m.role == "assistant" for m in messages.values())
 
 
 def _roll_up(account: RunAccount, run: Run, prices: PriceBook, run_estimate: Optional[Usage]) -> None:

@@ -52,7 +52,8 @@ class Accountant:
         compare = self._settings.estimate_sample_rate > 0 and random.random() < self._settings.estimate_sample_rate
         history: list[Message] = []
         missing_history = False
-        unseen = not steps and run.usage is None and run.terminal  # estimated whole, from the thread
+        unseen = not steps and run.usage is None and run.terminal and (  # estimated whole, from the thread
+            run.status in ("completed", "incomplete") or bool(state.submitted_ns or state.messages))
         if unseen or (steps and (compare or any(s.usage is None for s in steps))):
             try:
                 history = self._history(state, fetcher, deadline)
