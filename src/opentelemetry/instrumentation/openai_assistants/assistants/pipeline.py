@@ -18,7 +18,7 @@ from ..telemetry import Telemetry
 from .fetch import Fetcher
 from .report import RunReporter
 from .state import RunState
-from .tracker import BoundedDict
+from .tracker import BoundedDict, ended_at
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class RunFinisher:
         state.run = run
         if run.terminal:
             state.end_reason = "observed"
-            end_s = run.completed_at or run.failed_at or run.cancelled_at or run.expires_at
+            end_s = ended_at(run)
             if end_s:
                 state.ended_ns = max(state.started_ns, int(end_s * 1e9))
 

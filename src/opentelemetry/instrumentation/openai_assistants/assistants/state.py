@@ -55,11 +55,6 @@ class RunState:
     ended_in_stream: bool = False  # the run's end arrived as a stream event
     accounted: Optional[str] = None  # "queue_full": accounted on the caller's path without background reads
 
-    @property
-    def streamed_steps(self) -> bool:
-        """A step ended in a stream: the stream delivered the steps, no need to list them."""
-        return any(s.stream_ended_ns is not None for s in self.steps.values())
-
     def steps_complete(self) -> bool:
         """The steps seen account for the whole run, however they were observed: their reported usage
         adds up to the run's; without reported usage, the run ended in a stream that ended every step."""

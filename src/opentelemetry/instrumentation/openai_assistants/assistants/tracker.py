@@ -252,19 +252,19 @@ class RunTracker:
         if not self.settings.trace_observed_runs:
             return
         ended = self._ended
-        ended[run.id] = _ended_at(run) or 0
+        ended[run.id] = ended_at(run) or 0
         ended.move_to_end(run.id)
         while len(ended) > ended.limit:
-            _, ended_at = ended.popitem(last=False)
-            self._forgotten_until = max(self._forgotten_until, ended_at)
+            _, end_s = ended.popitem(last=False)
+            self._forgotten_until = max(self._forgotten_until, end_s)
 
     def _ended_before(self, run: Run) -> bool:
         """Already traced here: remembered, or finished no later than a run since forgotten (whole
         seconds: a run ending in the same second as one forgotten is not traced, never twice)."""
         if run.id in self._ended:
             return True
-        ended_at = _ended_at(run) if run.terminal else None
-        return ended_at is not None and ended_at <= self._forgotten_until
+        end_s = ended_at(run) if run.terminal else None
+        return end_s is not None and end_s <= self._forgotten_until
 
     def _allowed(self, metadata: dict[str, str]) -> dict[str, str]:
         return {k: metadata[k] for k in self.settings.metadata_keys if k in metadata}
@@ -328,7 +328,7 @@ class RunTracker:
             return len(self._runs)
 
 
-def _ended_at(run: Run) -> Optional[int]:
+def ended_at(run: Run) -> Optional[int]:
     """The API's end time of a finished run (whole seconds), if it gave one."""
     expired_at = run.expires_at if run.status == "expired" else None
     return run.completed_at or run.failed_at or run.cancelled_at or expired_at
