@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from opentelemetry.instrumentation.openai_assistants.accounting.account import ItemCharge, RunAccount
+from opentelemetry.instrumentation.openai_assistants.accounting.account import ItemCharge, RunAccount, RunLeaf
 from opentelemetry.instrumentation.openai_assistants.config import Settings
 from opentelemetry.instrumentation.openai_assistants.invocation import Invocation, SpanRecord
 from opentelemetry.instrumentation.openai_assistants.metrics import Instruments
@@ -45,7 +45,8 @@ def _write(account: RunAccount) -> tuple[dict[str, dict[str, Any]], dict[str, fl
 
 def test_charges_sit_on_their_tool_span_and_are_counted_once() -> None:
     account = RunAccount("resp_1", "", "m", "m", "openai", input_tokens=10, output_tokens=5,
-                         usage_source="reported", usage=Usage(10, 5), cost_usd={"input_tokens": Decimal("0.001")})
+                         usage_source="reported", usage=Usage(10, 5), cost_usd={"input_tokens": Decimal("0.001")},
+                         run_leaf=RunLeaf(Usage(10, 5), Decimal("0.001"), None), usage_scope="run")
     account.charges = [ItemCharge("ci_1", "container", Decimal("0.03")),
                        ItemCharge("ws_1", "web_search", Decimal("0.01")),
                        ItemCharge("ws_1", "web_search", None, unpriced_reason="no fee known for this tool version")]

@@ -33,6 +33,7 @@ class SpanRecord:
     tool: Optional[tuple[str, str]] = None  # (gen_ai.tool.type, gen_ai.tool.name): counted as a tool call
     links: list[Link] = field(default_factory=list)
     children: list[SpanRecord] = field(default_factory=list)
+    timed: bool = True  # False: the window is a guess (a run ended unseen), kept out of the duration metric
 
 
 @dataclass

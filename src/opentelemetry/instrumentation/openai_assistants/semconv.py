@@ -91,6 +91,10 @@ USAGE_PARTIAL = "openai_cost.usage.partial"
 USAGE_DEGRADED = "openai_cost.usage.degraded"
 USAGE_ESTIMATED_INPUT = "openai_cost.usage.estimated.input_tokens"  # estimate beside a reported figure
 USAGE_ESTIMATED_OUTPUT = "openai_cost.usage.estimated.output_tokens"
+USAGE_SCOPE = "openai_cost.usage.scope"  # on the run: where counted figures sit: steps | run | mixed
+USAGE_RUN_LEVEL_INPUT = "openai_cost.usage.run_level.input_tokens"  # counted on the run span itself
+USAGE_RUN_LEVEL_OUTPUT = "openai_cost.usage.run_level.output_tokens"
+RUN_ACCOUNTED = "openai_cost.run.accounted"  # full | queue_full (accounted without background reads)
 
 # Leaf cost figures: on the span the money belongs to (step span for tokens, tool span for sessions).
 COST_INPUT = "openai_cost.input_tokens_usd"

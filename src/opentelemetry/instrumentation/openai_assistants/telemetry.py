@@ -25,6 +25,7 @@ from .accounting.account import (
     CallAccount,
     ItemCharge,
     RunAccount,
+    RunLeaf,
     StepAccount,
 )
 from .accounting.inference import COST_CACHE_WRITE, COST_CACHED_INPUT
@@ -32,8 +33,6 @@ from .config import Settings
 from .invocation import Attrs, Invocation, SpanRecord
 from .metrics import Instruments
 from .model import Usage
-
-_TOKEN_KINDS = (COST_INPUT, COST_OUTPUT, COST_CACHED_INPUT, COST_CACHE_WRITE)
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +89,8 @@ class Telemetry:
             tools[record.tool_call_id] = span.get_span_context()
 
     def _record_span_metrics(self, invocation: Invocation, record: SpanRecord) -> None:
-        self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
+        if record.timed:
+            self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
         if record.tool is not None:
             labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
                       sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
@@ -129,9 +129,10 @@ def _clean(attrs: Attrs) -> Attrs:
 class Ledger:
     """A run's account read as attributes and metric records, each figure at its leaf.
 
-    Leaves: a step's tokens and their cost (step span), a session charge (the tool span of the call
-    that opened it). When a run's steps are unknown, its reported tokens and their cost are leaves
-    on the run span itself. Roll-ups on the run span are sums of the leaves.
+    Leaves: a step's reported (or, in a run without reported usage, estimated) tokens and their cost
+    (step span), a session charge (the tool span of the call that opened it), and the run's reported
+    usage its steps don't cover (the run span, ``openai_cost.usage.scope`` = ``run`` or ``mixed``).
+    Roll-ups on the run span are sums of the leaves.
     """
 
     def __init__(self, account: Optional[RunAccount]) -> None:
@@ -143,13 +144,20 @@ class Ledger:
             self.charges.setdefault(charge.call_id, []).append(charge)
 
     @property
-    def run_is_leaf(self) -> bool:
-        return self.account is not None and not self.steps and self.account.usage_source is not None
+    def run_leaf(self) -> Optional[RunLeaf]:
+        return self.account.run_leaf if self.account is not None else None
+
+    def _leaves(self) -> list[StepAccount]:
+        return [s for s in self.steps.values() if s.leaf]
 
     def step_attributes(self, step_id: str) -> Attrs:
         step = self.steps.get(step_id)
         if step is None:
             return {}
+        if not step.leaf:  # the run's reported usage counts this step: its estimate is for comparison
+            estimate = step.estimate if step.usage.source == "reported" else step.usage
+            return {sc.USAGE_ESTIMATED_INPUT: estimate.input_tokens if estimate else None,
+                    sc.USAGE_ESTIMATED_OUTPUT: estimate.output_tokens if estimate else None}
         attrs = _usage_attrs(step.usage.input_tokens, step.usage.output_tokens, step.usage.source,
                              step.usage.partial, step.usage.degraded)
         if step.usage.source == "reported" and step.estimate is not None:
@@ -196,17 +204,17 @@ class Ledger:
 
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
-        account = self.account
-        if account is None:
+        if self.account is None:
             return {}
+        leaves, run = self._leaves(), self.run_leaf
         sums: dict[str, Decimal] = {}
-        for charge in account.charges:
+        for charge in self.account.charges:
             if charge.usd is not None:
                 sums[charge.kind] = sums.get(charge.kind, Decimal(0)) + charge.usd
-        if self.run_is_leaf:
-            return {**sums, **{k: v for k, v in account.cost_usd.items() if k in _TOKEN_KINDS}}
-        for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
-                             (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
+        for kind, values in ((COST_INPUT, [s.input_usd for s in leaves] + [run.input_usd if run else None]),
+                             (COST_OUTPUT, [s.output_usd for s in leaves] + [run.output_usd if run else None]),
+                             (COST_CACHED_INPUT, [run.cached_input_usd if run else None]),
+                             (COST_CACHE_WRITE, [run.cache_write_usd if run else None]),
                              (COST_SESSION, [c.session_usd for c in self.calls.values()])):
             priced = [v for v in values if v is not None]
             if priced:
@@ -215,15 +223,21 @@ class Ledger:
 
     def run_attributes(self) -> Attrs:
         account = self.account
-        if account is None or account.usage_source is None:
+        if account is None:
             return {}
+        if account.usage_source is None:  # nothing known: only why
+            return {sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None}
         attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
                              account.partial, account.degraded)
         costs = self.costs()
-        if self.run_is_leaf:
-            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
-                          sc.COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
-                          sc.COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
+        attrs[sc.USAGE_SCOPE] = account.usage_scope
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            attrs.update({sc.USAGE_RUN_LEVEL_INPUT: run_leaf.usage.input_tokens,
+                          sc.USAGE_RUN_LEVEL_OUTPUT: run_leaf.usage.output_tokens,
+                          sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd),
+                          sc.COST_CACHED_INPUT: usd(run_leaf.cached_input_usd),
+                          sc.COST_CACHE_WRITE: usd(run_leaf.cache_write_usd),
                           sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage)})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
@@ -244,28 +258,31 @@ class Ledger:
         account = self.account
         if account is None:
             return
-        for step in self.steps.values():
+        for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
                                step.usage.source)
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
-        if self.run_is_leaf:
-            self._record_usage(instruments, labels, account.input_tokens, account.output_tokens,
-                               account.usage_source or "reported")
-            self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
-                                  account.unpriced_output_tokens)
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
+                               run_leaf.usage.source)
+            if run_leaf.unpriced_reason:
+                self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
+                                      run_leaf.usage.output_tokens)
         agent = {k: v for k, v in labels.items()
                  if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
+        costs = self.costs()
         for kind, extra, value in self.spend():
             instruments.cost.add(float(value), {**labels, **extra, sc.COST_KIND: kind})
         if account.unpriced_reasons:
             instruments.unpriced_runs.add(1, _model_only(labels))
-        elif self.costs():
-            instruments.run_cost.record(float(sum(self.costs().values(), Decimal(0))), labels)
+        elif costs:
+            instruments.run_cost.record(float(sum(costs.values(), Decimal(0))), labels)
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,

@@ -4,9 +4,13 @@ Reported usage is the truth and passes through exactly; the estimate fills in st
 nothing for (and, opt-in, sits beside reported figures so its error can be measured). Prices are those
 in force at the run's ``created_at``. Whatever cannot be priced gets no cost and a reason, never 0.
 
-Run totals are the run's reported usage when the API gave one, else the sum of the steps. So when a
-run reports usage but some steps do not, the run's token cost (priced on the reported total) can
-differ from the sum of its steps' costs (some of them priced on estimates).
+Run totals are the run's reported usage when the API gave one, else the sum of the steps. Money is
+counted at leaves, once: a step's reported usage, and, when a run reports usage its seen steps don't
+add up to, the remainder (or the whole, when no step reported any) at run level. A step without
+reported usage inside a run with reported usage keeps its estimate for comparison only: the API's
+figure already covers it. A finished run with neither reported usage nor readable steps, known to
+have run inferences, is estimated at run level from what was observed (its messages, the outputs
+submitted to it), marked partial.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .estimator import (
     RunContext,
     StepEstimate,
     estimate_run,
+    estimate_unseen_run,
     ordered_steps,
     tool_types,
 )
@@ -41,6 +46,7 @@ COST_OUTPUT = "output_tokens"
 COST_SESSION = "code_interpreter_session"
 
 RunUsageSource = Literal["reported", "estimated", "mixed"]
+UsageScope = Literal["steps", "run", "mixed"]  # where a run's counted figures sit: steps, run span, both
 
 
 @dataclass
@@ -55,6 +61,20 @@ class StepAccount:
     unpriced_reason: Optional[str] = None
     price_effective_from: Optional[date] = None
     price_source: Optional[str] = None
+    leaf: bool = True  # False: an estimate inside a run whose reported usage already counts it
+
+
+@dataclass
+class RunLeaf:
+    """Usage counted on the run span: the run's reported usage not covered by step leaves (all of it
+    when no step reported any), or a run-level estimate when nothing else is known."""
+
+    usage: Usage
+    input_usd: Optional[Decimal]  # ordinary input (cached and cache-write parts priced apart)
+    output_usd: Optional[Decimal]
+    unpriced_reason: Optional[str] = None
+    cached_input_usd: Optional[Decimal] = None  # Responses: cached reads, when there are any
+    cache_write_usd: Optional[Decimal] = None  # Responses: cache writes, when there are any
 
 
 @dataclass
@@ -107,6 +127,8 @@ class RunAccount:
     usage: Optional[Usage] = None  # one inference's usage with its parts (Responses), when accounted whole
     price_modifiers: str = ""  # what changed the table rates (flex, priority, window:2h, ...)
     charges: list[ItemCharge] = field(default_factory=list)  # per tool-call item, besides tokens
+    run_leaf: Optional[RunLeaf] = None
+    usage_scope: Optional[UsageScope] = None
 
     @property
     def total_usd(self) -> Optional[Decimal]:
@@ -136,12 +158,17 @@ def account_run(
     message_tokens: Optional[MessageTokens] = None,
     provider: str = "openai",
     compare_estimates: bool = False,
+    submitted_outputs: Optional[Mapping[str, Optional[str]]] = None,
+    estimate: bool = True,
 ) -> RunAccount:
     """Account one run. Never raises: a failure yields an account naming it in ``unpriced_reasons``.
 
     ``sessions``: where session decisions live (default: one in-process store for all runs).
     ``compare_estimates``: also estimate steps with reported usage, kept in ``StepAccount.estimate``
     (and fed to ``learner``, which learns hidden bases from the reported first steps).
+    ``submitted_outputs``: function outputs submitted to the run (call id -> text or None), for the
+    run-level estimate of a finished run without steps or reported usage.
+    ``estimate``: False counts reported figures only (no tokenizer, no estimate): the cheap path.
     """
     priced_model = prices.resolve_model(run.model)
     account = RunAccount(run.id, run.thread_id, run.model, priced_model, provider)
@@ -160,6 +187,8 @@ def account_run(
             learner,
             message_tokens,
             compare_estimates,
+            submitted_outputs or {},
+            estimate,
         )
     except Exception as exc:
         logger.debug("accounting run %s failed", run.id, exc_info=True)
@@ -181,10 +210,13 @@ def _account(
     learner: Optional[BaseLearner],
     message_tokens: Optional[MessageTokens],
     compare: bool,
+    submitted: Mapping[str, Optional[str]],
+    estimate: bool,
 ) -> None:
     ordered = ordered_steps(steps)
     estimates: dict[str, StepEstimate] = {}
-    if ordered and (compare or any(s.usage is None for s in ordered)):
+    run_estimate: Optional[Usage] = None
+    if estimate and ordered and (compare or any(s.usage is None for s in ordered)):
         ctx = RunContext(run, ordered, messages, history, request, account.priced_model)
         for found in estimate_run(ctx, counter, overheads, learner=learner, message_tokens=message_tokens):
             estimates[found.step_id] = found
@@ -192,6 +224,10 @@ def _account(
         if learner is not None and first.usage is not None and first.id in estimates:
             tools = tool_types(run.tools)
             learner.observe(account.priced_model, tools, estimates[first.id], first.usage.input_tokens)
+    elif estimate and not ordered and run.usage is None and _produced(run, messages, submitted):
+        ctx = RunContext(run, (), messages, history, request, account.priced_model)
+        run_estimate = estimate_unseen_run(ctx, submitted, counter, overheads, learner=learner,
+                                           message_tokens=message_tokens)
 
     at = run.created_at
     for step in ordered:
@@ -218,12 +254,20 @@ def _account(
                 StepAccount(step.id, usage, est.usage if est else None, None, None, cost.reason)
             )
 
-    _roll_up(account, run, prices)
+    _roll_up(account, run, prices, run_estimate)
     _sessions(account, run, ordered, prices, sessions)
 
 
-def _roll_up(account: RunAccount, run: Run, prices: PriceBook) -> None:
-    step_usages = [s.usage for s in account.steps]
+def _produced(run: Run, messages: Mapping[str, Message], submitted: Mapping[str, Optional[str]]) -> bool:
+    """A finished run known to have run inferences: it completed (or was cut off), or it wrote a
+    message or asked for a function call. A run that failed with nothing seen may have cost nothing."""
+    if not run.terminal:
+        return False
+    return run.status in ("completed", "incomplete") or bool(submitted) or any(
+        m.role == "assistant" for m in messages.values())
+
+
+def _roll_up(account: RunAccount, run: Run, prices: PriceBook, run_estimate: Optional[Usage]) -> None:
     estimated = [s.estimate for s in account.steps if s.estimate is not None]
     if estimated:
         account.estimate = Usage(
@@ -233,9 +277,11 @@ def _roll_up(account: RunAccount, run: Run, prices: PriceBook) -> None:
             partial=any(u.partial for u in estimated),
             degraded=any(u.degraded for u in estimated),
         )
+    step_usages = [s.usage for s in account.steps]
     if run.usage is not None:
         total = run.usage
         account.usage_source = "reported"
+        _reported_leaves(account, run, prices)
     elif step_usages:
         sources = {u.source for u in step_usages}
         if len(sources) > 1:
@@ -243,13 +289,20 @@ def _roll_up(account: RunAccount, run: Run, prices: PriceBook) -> None:
         else:
             account.usage_source = "reported" if sources == {"reported"} else "estimated"
         total = Usage(sum(u.input_tokens for u in step_usages), sum(u.output_tokens for u in step_usages))
+        account.usage_scope = "steps"
+    elif run_estimate is not None:
+        total = run_estimate
+        account.usage_source = "estimated"
+        account.estimate = run_estimate
+        account.run_leaf = _run_leaf(account, run, prices, run_estimate)
+        account.usage_scope = "run"
     else:
         return
     account.input_tokens = total.input_tokens
     account.output_tokens = total.output_tokens
     if account.usage_source != "reported":
-        account.partial = any(u.partial for u in step_usages)
-        account.degraded = any(u.degraded for u in step_usages)
+        account.partial = total.partial or any(u.partial for u in step_usages)
+        account.degraded = total.degraded or any(u.degraded for u in step_usages)
     cost = prices.token_cost(account.priced_model, total, run.created_at, account.provider)
     if isinstance(cost, TokenCost):
         account.cost_usd[COST_INPUT] = cost.input_usd
@@ -259,6 +312,34 @@ def _roll_up(account: RunAccount, run: Run, prices: PriceBook) -> None:
         _note(account, cost.reason)
         account.unpriced_input_tokens = total.input_tokens
         account.unpriced_output_tokens = total.output_tokens
+
+
+def _reported_leaves(account: RunAccount, run: Run, prices: PriceBook) -> None:
+    """Count the run's reported usage once: at the steps that reported theirs, and the rest at run level.
+
+    Steps without reported usage stay estimates for comparison. If the steps claim more than the run,
+    the run's figure wins and is counted whole at run level.
+    """
+    assert run.usage is not None
+    reported = [s for s in account.steps if s.usage.source == "reported"]
+    rest_in = run.usage.input_tokens - sum(s.usage.input_tokens for s in reported)
+    rest_out = run.usage.output_tokens - sum(s.usage.output_tokens for s in reported)
+    if rest_in < 0 or rest_out < 0:
+        reported, rest_in, rest_out = [], run.usage.input_tokens, run.usage.output_tokens
+    for step in account.steps:
+        step.leaf = step in reported
+    if reported and not rest_in and not rest_out:
+        account.usage_scope = "steps"
+        return
+    account.usage_scope = "mixed" if reported else "run"
+    account.run_leaf = _run_leaf(account, run, prices, Usage(rest_in, rest_out))
+
+
+def _run_leaf(account: RunAccount, run: Run, prices: PriceBook, usage: Usage) -> RunLeaf:
+    cost = prices.token_cost(account.priced_model, usage, run.created_at, account.provider)
+    if isinstance(cost, TokenCost):
+        return RunLeaf(usage, cost.input_usd, cost.output_usd)
+    return RunLeaf(usage, None, None, cost.reason)
 
 
 def _sessions(

@@ -296,6 +296,36 @@ def estimate_run(
     return estimates
 
 
+def estimate_unseen_run(
+    ctx: RunContext,
+    submitted: Mapping[str, Optional[str]],
+    counter: TokenCounter | Encoder,
+    overheads: Optional[Overheads] = None,
+    *,
+    learner: Optional[BaseLearner] = None,
+    message_tokens: Optional[MessageTokens] = None,
+) -> model.Usage:
+    """A run whose steps could not be read, estimated whole from what was seen of it: one step per
+    function output submitted to it (``submitted``: call id -> output text, None when not kept), then
+    one per message it wrote (``ctx.messages``), or a single answer step when nothing was seen.
+    Always partial: the steps are a reconstruction.
+    """
+    run = ctx.run
+    steps = [model.Step(f"observed_call_{i}", run.id, run.thread_id, "tool_calls", "completed",
+                        tool_calls=[model.ToolCall(call_id, "function", "", output=output)])
+             for i, (call_id, output) in enumerate(submitted.items())]
+    written = sorted((m for m in ctx.messages.values() if m.role == "assistant"), key=lambda m: m.created_at or 0)
+    steps += [model.Step(f"observed_message_{i}", run.id, run.thread_id, "message_creation", "completed",
+                         message_id=m.id) for i, m in enumerate(written)]
+    if not written:
+        steps.append(model.Step("observed_answer", run.id, run.thread_id, "message_creation", "completed"))
+    rebuilt = RunContext(run, steps, ctx.messages, ctx.history, ctx.request, ctx.model)
+    found = estimate_run(rebuilt, counter, overheads, learner=learner, message_tokens=message_tokens)
+    total = sum_usage([e.usage for e in found])
+    total.partial = True
+    return total
+
+
 def sum_usage(usages: Sequence[model.Usage]) -> model.Usage:
     """Roll-up of estimated usages (prompt counted once per step, as billed)."""
     return model.Usage(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..model import PriceTerms, Usage
-from .account import COST_INPUT, COST_OUTPUT, RunAccount
+from .account import COST_INPUT, COST_OUTPUT, RunAccount, RunLeaf
 from .pricing import PriceBook, Unpriced
 
 COST_CACHED_INPUT = "cached_input_tokens"
@@ -38,10 +38,12 @@ def account_inference(
     account.input_tokens, account.output_tokens = usage.input_tokens, usage.output_tokens
     account.usage_source = usage.source
     account.partial, account.degraded = usage.partial, usage.degraded
+    account.usage_scope = "run"  # a response is one inference: its own leaf
     cost = prices.token_cost(model, usage, created_at, provider, terms)
     if isinstance(cost, Unpriced):
         account.unpriced_reasons.append(cost.reason)
         account.unpriced_input_tokens, account.unpriced_output_tokens = usage.input_tokens, usage.output_tokens
+        account.run_leaf = RunLeaf(usage, None, None, cost.reason)
         return account
     account.priced_model = cost.model
     account.price_effective_from = cost.effective_from
@@ -52,4 +54,7 @@ def account_inference(
         account.cost_usd[COST_CACHED_INPUT] = cost.cached_input_usd
     if usage.cache_write_tokens:
         account.cost_usd[COST_CACHE_WRITE] = cost.cache_write_usd
+    account.run_leaf = RunLeaf(usage, cost.input_usd, cost.output_usd,
+                               cached_input_usd=account.cost_usd.get(COST_CACHED_INPUT),
+                               cache_write_usd=account.cost_usd.get(COST_CACHE_WRITE))
     return account

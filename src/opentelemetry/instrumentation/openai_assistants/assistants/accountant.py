@@ -12,10 +12,11 @@ from ..accounting.account import RunAccount, account_run
 from ..accounting.estimator import BaseLearner
 from ..accounting.history import ThreadHistory
 from ..accounting.pricing import PriceBook
-from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionDecision, SessionStore
 from ..accounting.tokens import TokenCounter
 from ..config import Settings
-from ..model import Message
+from ..forking import in_child_after_fork, renew_locks
+from ..model import Message, Step
 from .fetch import Fetcher
 from .state import RunState
 
@@ -34,20 +35,26 @@ class Accountant:
         self.history = ThreadHistory()
         self.counter = TokenCounter()
         self.learner = BaseLearner()
+        in_child_after_fork(self, renew_locks)  # a background thread may have held one at fork
 
     def remember(self, message: Message) -> None:
         """A message the app created or read: the history needs no fetch for it."""
         self.history.remember((message,))
 
-    def __call__(self, state: RunState, fetcher: Fetcher, deadline: float) -> Optional[RunAccount]:
+    def __call__(self, state: RunState, fetcher: Optional[Fetcher], deadline: float,
+                 cheap: bool = False) -> Optional[RunAccount]:
         run = state.run
         if not run.id:
             return None
         steps = [s.step for s in state.ordered_steps()]
+        if cheap or fetcher is None:
+            return self._cheap(state, steps)
         compare = self._settings.estimate_sample_rate > 0 and random.random() < self._settings.estimate_sample_rate
         history: list[Message] = []
         missing_history = False
-        if steps and (compare or any(s.usage is None for s in steps)):
+        unseen = not steps and run.usage is None and run.terminal and (  # estimated whole, from the thread
+            run.status in ("completed", "incomplete") or bool(state.submitted_ns or state.messages))
+        if unseen or (steps and (compare or any(s.usage is None for s in steps))):
             try:
                 history = self._history(state, fetcher, deadline)
             except HistoryUnavailable:
@@ -56,11 +63,29 @@ class Accountant:
             run, steps, prices=self.prices, sessions=self.sessions, messages=state.messages, history=history,
             request=state.request, counter=self.counter, overheads=self._settings.overheads,
             learner=self.learner, message_tokens=self.history.message_tokens, provider=state.provider,
-            compare_estimates=compare,
+            compare_estimates=compare, submitted_outputs=self._submitted(state),
         )
         if missing_history and account.usage_source != "reported":
             account.partial = True
         return account
+
+    def _cheap(self, state: RunState, steps: list[Step]) -> RunAccount:
+        """Reported figures only, with no read, tokenizer or remote session claim: fit for the caller's path."""
+        run = state.run
+        local = isinstance(self.sessions, MemorySessionStore)
+        account = account_run(run, steps, prices=self.prices, sessions=self.sessions if local else _NotChecked(),
+                              messages=state.messages, counter=self.counter, provider=state.provider,
+                              estimate=False)
+        if run.usage is None and ((run.terminal and not steps) or any(s.usage is None for s in steps)):
+            account.partial = True
+            account.unpriced_reasons.append("not estimated: background queue full")
+        return account
+
+    @staticmethod
+    def _submitted(state: RunState) -> dict[str, Optional[str]]:
+        """Function outputs submitted to the run, in order (their text when it was kept)."""
+        order = sorted(state.submitted_ns, key=lambda call_id: state.submitted_ns[call_id])
+        return {call_id: state.submitted_outputs.get(call_id) for call_id in order}
 
     def _history(self, state: RunState, fetcher: Fetcher, deadline: float) -> list[Message]:
         def pager(thread_id: str, after: Optional[str], limit: int) -> tuple[list[Message], bool]:
@@ -73,6 +98,17 @@ class Accountant:
 
         run = state.run
         return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id)
+
+
+class _NotChecked:
+    """A session store for the cheap path: a remote store is not asked on the caller's path."""
+
+    def claim(self, thread_id: str, call_id: str, call_ts: int) -> SessionDecision:
+        raise SessionsNotChecked("background queue full")
+
+
+class SessionsNotChecked(Exception):
+    pass
 
 
 def price_book(settings: Settings) -> PriceBook:

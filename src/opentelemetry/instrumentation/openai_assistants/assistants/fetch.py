@@ -14,7 +14,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from ..model import Assistant, Message, Step
+from ..model import Assistant, Message, Run, Step
 from . import observe
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,10 @@ class Fetcher:
             return steps
 
         return self._read("steps", app_client, read)
+
+    def run(self, app_client: Any, thread_id: str, run_id: str) -> Optional[Run]:
+        return self._read("run", app_client, lambda client: observe.run(_json(
+            client.beta.threads.runs.with_raw_response.retrieve(run_id, thread_id=thread_id))))
 
     def assistant(self, app_client: Any, assistant_id: str) -> Optional[Assistant]:
         return self._read("assistant", app_client,

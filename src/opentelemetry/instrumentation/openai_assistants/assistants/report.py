@@ -23,6 +23,9 @@ _TOOL_TYPES = {"function": sc.TOOL_TYPE_FUNCTION, "code_interpreter": sc.TOOL_TY
                "file_search": sc.TOOL_TYPE_DATASTORE}
 
 
+_TIMED_ENDINGS = frozenset({"observed", "request_failed"})  # ends whose time was seen, not guessed
+
+
 def tool_type(call: ToolCall) -> str:
     return _TOOL_TYPES.get(call.type, sc.TOOL_TYPE_EXTENSION)
 
@@ -61,6 +64,7 @@ class RunReporter:
             SpanKind.CLIENT, window.start, window.end, {**base, **self._run_attrs(state)}, error=error,
             status_message=state.run.error_message or error,
             children=[self._step(state, step, window, base) for step in state.ordered_steps()],
+            timed=state.end_reason in _TIMED_ENDINGS,
         )
         status = state.run.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_ASSISTANTS, state.provider, state.run.model, state.assistant_name, state.parent,
@@ -97,6 +101,7 @@ class RunReporter:
             sc.RUN_ERROR_MESSAGE: run.error_message,
             sc.RUN_INCOMPLETE_REASON: run.incomplete_reason,
             sc.ROLLUP_STEPS: len(state.steps),
+            sc.RUN_ACCOUNTED: state.accounted,
             **self.content.invocation((run.instructions, state.request.additional_instructions), outputs),
         }
 
