@@ -5,16 +5,28 @@ against the fake API where the defect is on that path."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+import threading
+import time
+import uuid
+from typing import Any, Optional
 
 import openai._base_client
 import openai._legacy_response
 import openai._response
 import openai._streaming
-from spanutil import named
+import pytest
+from spanutil import attrs, named, one
 from test_runs import start
 
+from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.openai_assistants import _PATCHES
+from opentelemetry.instrumentation.openai_assistants.accountant import Accountant
+from opentelemetry.instrumentation.openai_assistants.accounting.sessions import RedisSessionStore
+from opentelemetry.instrumentation.openai_assistants.config import Settings
+from opentelemetry.instrumentation.openai_assistants.hooks import Call
+from opentelemetry.instrumentation.openai_assistants.model import Run
+from opentelemetry.instrumentation.openai_assistants.state import RunState
+from opentelemetry.instrumentation.openai_assistants.tracker import RunTracker
 
 _MODULES = {m.__name__: m for m in (openai._base_client, openai._response, openai._legacy_response,
                                     openai._streaming)}
@@ -47,3 +59,72 @@ def test_an_sdk_missing_a_hook_point_is_left_untouched(api: Any, otel: Any, monk
     assert len(_patched_hook_points()) == len(_PATCHES)
     otel.instrumentor.uninstrument()
     assert _patched_hook_points() == []
+
+
+@pytest.mark.parametrize("spelling", ["memory", " Memory ", "bogus"])
+def test_the_session_store_named_in_the_environment_still_bills(spelling: str, api: Any, otel: Any,
+                                                                monkeypatch: Any) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_SESSION_STORE", spelling)
+    otel.instrument()
+    assistant, thread = start(api, "code_interpreter")
+    api(api.client.beta.threads.runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id)
+    spans = otel.spans()
+    run = attrs(one(spans, "invoke_agent"))
+    assert "openai_cost.unpriced_reason" not in run
+    assert run["openai_cost.rollup.code_interpreter_session_usd"] == 0.03
+
+
+def test_the_redis_store_named_in_the_environment_is_used(redis_url: str, monkeypatch: Any) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_SESSION_STORE", "redis")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_REDIS_URL", redis_url)
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_REDIS_TIMEOUT_S", "0.25")
+    store = Accountant(Settings.load({})).sessions
+    assert isinstance(store, RedisSessionStore)
+    assert store._client.connection_pool.connection_kwargs["socket_timeout"] == 0.25
+    assert store.claim(f"thread_{uuid.uuid4().hex}", "call_1", 1_717_000_000).opened
+
+
+def _tracker(**settings: Any) -> tuple[RunTracker, list[RunState]]:
+    finished: list[RunState] = []
+    return RunTracker(Settings(**settings), finish=finished.append), finished
+
+
+def _call(path: str, body: Optional[dict[str, Any]] = None) -> Call:
+    return Call("post", path, body or {}, time.time_ns(), otel_context.get_current(), None)
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_tool_outputs_are_kept_only_when_content_is_captured(capture: bool) -> None:
+    tracker, _ = _tracker(capture_content=capture)
+    tracker.observe_run(_call("threads/thread_1/runs"), Run("run_1", "thread_1", "requires_action"), created=True)
+    tracker.call_started(_call("threads/thread_1/runs/run_1/submit_tool_outputs",
+                               {"tool_outputs": [{"tool_call_id": "call_1", "output": "secret"}]}))
+    state = tracker._runs["run_1"]
+    assert "call_1" in state.submitted_ns  # timing is kept either way
+    assert state.submitted_outputs == ({"call_1": "secret"} if capture else {})
+
+
+class _Interleaved(list):  # type: ignore[type-arg]
+    """A list whose first emptiness check answers, then lets another thread run ``other`` before the
+    checker goes on: the interleaving of two threads finishing evictions at once."""
+
+    def __init__(self, items: list[Any], other: Any) -> None:
+        super().__init__(items)
+        self._other = other
+
+    def __bool__(self) -> bool:
+        answer = len(self) > 0
+        other, self._other = self._other, None
+        if other is not None:
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        return answer
+
+
+def test_an_evicted_run_is_finished_once_when_two_threads_finish_evictions() -> None:
+    tracker, finished = _tracker()
+    evicted = RunState(Run("run_old", "thread_1", "queued"), otel_context.get_current(), 0, None, "openai")
+    tracker._evicted = _Interleaved([evicted], tracker._finish_evicted)  # the second thread comes in between
+    tracker._finish_evicted()  # must not pop() an empty list
+    assert [s.run.id for s in finished] == ["run_old"]

@@ -134,3 +134,20 @@ def test_redis_processes_agree_on_one_session_per_thread_and_window(redis_url: s
             ids = [f"t{t}_{burst}{i}" for i in range(20)]
             assert sum(decisions[c][0] for c in ids) == 1, f"thread_{t} burst {burst}"
             assert len({decisions[c][2] for c in ids}) == 1  # every call names the same session
+
+
+def test_a_hung_redis_fails_a_claim_instead_of_stalling() -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts connections (the kernel's backlog), never answers
+    try:
+        port = server.getsockname()[1]
+        store = RedisSessionStore(url=f"redis://127.0.0.1:{port}/0", timeout_s=0.2, connect_timeout_s=0.2)
+        kwargs = store._client.connection_pool.connection_kwargs
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.2, 0.2)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            store.claim("thread_1", "call_1", T0)
+    finally:
+        server.close()

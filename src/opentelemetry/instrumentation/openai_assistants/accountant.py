@@ -85,13 +85,23 @@ def _price_book(settings: Settings) -> PriceBook:
 
 
 def _session_store(settings: Settings) -> SessionStore:
-    if settings.session_store is not None:
-        return settings.session_store  # type: ignore[no-any-return]
+    """The configured store: an object with ``claim``, or a name (``memory``, ``redis``) as the
+    environment spells it; anything else is ignored for the in-memory default."""
+    chosen = settings.session_store
+    if chosen is not None and not isinstance(chosen, str):
+        if callable(getattr(chosen, "claim", None)):
+            return chosen  # type: ignore[no-any-return]
+        logger.debug("openai-assistants: session_store %r has no claim(), using memory", type(chosen).__name__)
+    name = chosen.strip().lower() if isinstance(chosen, str) else ""
+    if name not in ("", "memory", "redis"):
+        logger.debug("openai-assistants: unknown session_store %r, using memory", chosen)
     window = int(settings.session_window_s)
     idle = int(settings.session_idle_s) if settings.session_idle_s else None
-    if settings.redis_url:
+    if settings.redis_url or name == "redis":
         try:
-            return RedisSessionStore(url=settings.redis_url, window_s=window, idle_s=idle)
+            return RedisSessionStore(url=settings.redis_url, window_s=window, idle_s=idle,
+                                     connect_timeout_s=settings.redis_connect_timeout_s,
+                                     timeout_s=settings.redis_timeout_s)
         except Exception as error:
             logger.warning("openai-assistants: Redis session store unavailable, using memory: %s", error)
     return MemorySessionStore(window_s=window, idle_s=idle)

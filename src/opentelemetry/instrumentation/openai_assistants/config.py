@@ -39,8 +39,10 @@ class Settings:
     deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model
     session_window_s: float = 3600.0
     session_idle_s: Optional[float] = None
-    session_store: Any = None  # accounting.sessions.SessionStore; in-memory by default
+    session_store: Any = None  # a SessionStore, or "memory" / "redis" (the environment's spelling)
     redis_url: Optional[str] = None  # shorthand for a RedisSessionStore
+    redis_connect_timeout_s: float = 1.0  # a hung Redis must not stall the background workers
+    redis_timeout_s: float = 0.5  # per read/write on the Redis socket
     overheads: Any = None  # accounting.estimator.Overheads
 
     @classmethod

@@ -139,7 +139,9 @@ class RedisSessionStore:
     """Decisions shared by processes through Redis: one atomic script per claim, keyed per thread.
 
     Key expiry (``ttl_s``, default one day and at least two windows) only collects garbage; it
-    bounds how late a call can arrive and still be recognised. ``redis`` is imported lazily: it is
+    bounds how late a call can arrive and still be recognised. A client built here from a URL has
+    socket timeouts (``connect_timeout_s``, ``timeout_s``): a hung Redis fails a claim (the call is
+    left unpriced with a reason) instead of stalling the background workers. ``redis`` is imported lazily: it is
     an optional dependency (``pip install redis``).
     """
 
@@ -152,11 +154,14 @@ class RedisSessionStore:
         window_s: int = DEFAULT_WINDOW_S,
         idle_s: Optional[int] = None,
         ttl_s: Optional[int] = None,
+        connect_timeout_s: float = 1.0,
+        timeout_s: float = 0.5,
     ) -> None:
         if client is None or isinstance(client, str):
             import redis
 
-            client = redis.Redis.from_url(url or client or "redis://127.0.0.1:6379/0")
+            client = redis.Redis.from_url(url or client or "redis://127.0.0.1:6379/0",
+                                          socket_connect_timeout=connect_timeout_s, socket_timeout=timeout_s)
         self._client = client
         self.prefix = prefix
         self.window_s = window_s
