@@ -92,7 +92,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
         telemetry = Telemetry(tracer, Instruments(meter), settings)
-        accountant = Accountant(settings)
+        accountant = Accountant(settings, on_session_eviction=lambda: telemetry.instruments.session_evictions.add(1))
         fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
         tracker = RunTracker(settings, finish=lambda state: finisher(state),
                              on_assistant_call=telemetry.assistant_created, on_message=accountant.remember)

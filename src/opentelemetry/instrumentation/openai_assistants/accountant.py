@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from .accounting.account import RunAccount, account_run
 from .accounting.estimator import BaseLearner
@@ -27,10 +27,10 @@ class HistoryUnavailable(Exception):
 
 
 class Accountant:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_session_eviction: Optional[Callable[[], None]] = None) -> None:
         self._settings = settings
         self.prices = _price_book(settings)
-        self.sessions = _session_store(settings)
+        self.sessions = _session_store(settings, on_session_eviction)
         self.history = ThreadHistory()
         self.counter = TokenCounter()
         self.learner = BaseLearner()
@@ -84,7 +84,7 @@ def _price_book(settings: Settings) -> PriceBook:
         return PriceBook({}, settings.deployments)
 
 
-def _session_store(settings: Settings) -> SessionStore:
+def _session_store(settings: Settings, on_eviction: Optional[Callable[[], None]] = None) -> SessionStore:
     """The configured store: an object with ``claim``, or a name (``memory``, ``redis``) as the
     environment spells it; anything else is ignored for the in-memory default."""
     chosen = settings.session_store
@@ -104,4 +104,5 @@ def _session_store(settings: Settings) -> SessionStore:
                                      timeout_s=settings.redis_timeout_s)
         except Exception as error:
             logger.warning("openai-assistants: Redis session store unavailable, using memory: %s", error)
-    return MemorySessionStore(window_s=window, idle_s=idle)
+    return MemorySessionStore(window_s=window, idle_s=idle, lateness_s=int(settings.session_lateness_s),
+                              max_threads=settings.session_max_threads, on_live_eviction=on_eviction)

@@ -39,6 +39,8 @@ class Settings:
     deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model
     session_window_s: float = 3600.0
     session_idle_s: Optional[float] = None
+    session_lateness_s: float = 3600.0  # in-memory store: how long past a session's window its calls may arrive
+    session_max_threads: int = 100_000  # in-memory store: threads kept; past it, live evictions are counted
     session_store: Any = None  # a SessionStore, or "memory" / "redis" (the environment's spelling)
     redis_url: Optional[str] = None  # shorthand for a RedisSessionStore
     redis_connect_timeout_s: float = 1.0  # a hung Redis must not stall the background workers

@@ -52,3 +52,8 @@ class Instruments:
         self.fetches: Counter = meter.create_counter(
             sc.METRIC_FETCHES, unit="{request}", description="The instrumentor's own background API reads",
         )
+        self.session_evictions: Counter = meter.create_counter(
+            sc.METRIC_SESSION_EVICTIONS, unit="{thread}",
+            description="Threads dropped from the in-memory session store while their session could still get "
+                        "calls (a later call may be billed a second session)",
+        )

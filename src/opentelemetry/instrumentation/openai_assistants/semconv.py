@@ -107,6 +107,7 @@ METRIC_ESTIMATE_ERROR = "openai_cost.usage.estimate_error"
 METRIC_UNPRICED_TOKENS = "openai_cost.unpriced.tokens"
 METRIC_UNPRICED_RUNS = "openai_cost.unpriced.runs"
 METRIC_FETCHES = "openai_cost.fetches"
+METRIC_SESSION_EVICTIONS = "openai_cost.sessions.live_evictions"
 
 STATUS = "openai_cost.status"  # metric label: a run's or response's final status, or how it ended unseen
 COST_KIND = "openai_cost.kind"  # input_tokens | output_tokens | code_interpreter_session
