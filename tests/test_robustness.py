@@ -5,6 +5,7 @@ against the fake API where the defect is on that path."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -128,3 +129,31 @@ def test_an_evicted_run_is_finished_once_when_two_threads_finish_evictions() -> 
     tracker._evicted = _Interleaved([evicted], tracker._finish_evicted)  # the second thread comes in between
     tracker._finish_evicted()  # must not pop() an empty list
     assert [s.run.id for s in finished] == ["run_old"]
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_short_lived_clients_leave_no_descriptors_behind(api: Any, otel: Any) -> None:
+    otel.instrument()
+    assistant, _ = start(api, "text")
+
+    def one_client_run() -> None:
+        client = api.new_client()
+        api(client.beta.threads.create_and_run_poll, assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "Hello there"}]})
+        api.wait(client.close())
+
+    for _ in range(5):  # warm up: pools, the fake's threads, the shared background client
+        one_client_run()
+    assert otel.instrumentor.force_flush(10_000)
+    before = _open_fds()
+    for _ in range(100):
+        one_client_run()
+    assert otel.instrumentor.force_flush(10_000)
+    assert _open_fds() - before < 10
+    reads = {p.attributes["openai_cost.fetch.kind"]: p.value for p in otel.metrics()["openai_cost.fetches"]
+             if p.attributes["openai_cost.fetch.outcome"] == "ok"}
+    assert reads["steps"] == 105  # and the background reads still work
+    assert len(named(otel.spans(), "invoke_agent")) == 105
