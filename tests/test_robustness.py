@@ -157,3 +157,21 @@ def test_short_lived_clients_leave_no_descriptors_behind(api: Any, otel: Any) ->
              if p.attributes["openai_cost.fetch.outcome"] == "ok"}
     assert reads["steps"] == 105  # and the background reads still work
     assert len(named(otel.spans(), "invoke_agent")) == 105
+
+
+def test_a_failed_assistant_lookup_backs_off_instead_of_repeating(api: Any, otel: Any, fake_api: Any) -> None:
+    assistant, _ = start(api, "text")  # created before instrument(): its name must be looked up
+    otel.instrument()
+    fake_api.faults.add(r"/assistants/asst_", "429", None, method="GET")
+    try:
+        for _ in range(3):
+            api(api.client.beta.threads.create_and_run_poll, assistant_id=assistant.id,
+                thread={"messages": [{"role": "user", "content": "Hello there"}]})
+            assert otel.instrumentor.force_flush(10_000)
+    finally:
+        fake_api.faults.clear()
+    assert fake_api.count("GET", r"/assistants/asst_") == 1
+    outcomes = {p.attributes["openai_cost.fetch.outcome"]: p.value for p in otel.metrics()["openai_cost.fetches"]
+                if p.attributes["openai_cost.fetch.kind"] == "assistant"}
+    assert outcomes == {"error": 1, "backoff": 2}
+    assert len(named(otel.spans(), "invoke_agent")) == 3  # the runs are traced all the same

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
@@ -24,12 +25,44 @@ logger = logging.getLogger(__name__)
 Outcome = Callable[[str, str], None]  # (fetch kind, outcome) -> None
 MAX_PAGES = 20
 MAX_SHARED_CLIENTS = 16
+BACKOFF_FIRST_S = 30.0  # a failed lookup is not repeated for this long, doubling on each failure ...
+BACKOFF_MAX_S = 900.0  # ... up to this
+MAX_BACKOFF_ENTRIES = 1024
+
+
+class Backoff:
+    """A small negative cache with expiry: keys whose lookup failed wait before the next try.
+
+    Thread-safe and bounded (oldest entries forgotten first); ``clock`` is injectable for tests.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failed: OrderedDict[Any, tuple[float, float]] = OrderedDict()  # key -> (retry at, last wait)
+
+    def waiting(self, key: Any) -> bool:
+        with self._lock:
+            entry = self._failed.get(key)
+            return entry is not None and self._clock() < entry[0]
+
+    def record(self, key: Any, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._failed.pop(key, None)
+                return
+            previous = self._failed.pop(key, None)
+            wait = min(BACKOFF_MAX_S, previous[1] * 2) if previous else BACKOFF_FIRST_S
+            self._failed[key] = (self._clock() + wait, wait)
+            while len(self._failed) > MAX_BACKOFF_ENTRIES:
+                self._failed.popitem(last=False)
 
 
 class Fetcher:
-    def __init__(self, timeout_s: float, count: Outcome) -> None:
+    def __init__(self, timeout_s: float, count: Outcome, backoff: Optional[Backoff] = None) -> None:
         self._timeout_s = timeout_s
         self._count = count
+        self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._shared: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()  # key -> (client, http)
 
@@ -52,8 +85,16 @@ class Fetcher:
         return self._read("steps", app_client, read)
 
     def assistant(self, app_client: Any, assistant_id: str) -> Optional[Assistant]:
-        return self._read("assistant", app_client,
-                          lambda client: observe.assistant(client.beta.assistants.retrieve(assistant_id)))
+        """The assistant, or None; after a failed lookup the same assistant waits (``Backoff``)
+        instead of being read again for every run."""
+        key = (str(getattr(app_client, "base_url", "")), assistant_id)
+        if self._backoff.waiting(key):
+            self._count("assistant", "backoff")
+            return None
+        found = self._read("assistant", app_client,
+                           lambda client: observe.assistant(client.beta.assistants.retrieve(assistant_id)))
+        self._backoff.record(key, ok=found is not None)
+        return found  # type: ignore[no-any-return]
 
     def messages(self, app_client: Any, thread_id: str, after: Optional[str], limit: int,
                  run_id: Optional[str] = None) -> Optional[tuple[list[Message], bool]]:
