@@ -72,7 +72,9 @@ class Accountant:
             return page
 
         run = state.run
-        return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id)
+        encoder = self.counter.encoder(self.prices.resolve_model(run.model))
+        return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id,
+                                            encoder=encoder)
 
 
 def _price_book(settings: Settings) -> PriceBook:
