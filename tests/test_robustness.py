@@ -175,3 +175,15 @@ def test_a_failed_assistant_lookup_backs_off_instead_of_repeating(api: Any, otel
                 if p.attributes["openai_cost.fetch.kind"] == "assistant"}
     assert outcomes == {"error": 1, "backoff": 2}
     assert len(named(otel.spans(), "invoke_agent")) == 3  # the runs are traced all the same
+
+
+def test_genai_client_metrics_name_the_server(api: Any, otel: Any, fake_api: Any) -> None:
+    otel.instrument()
+    assistant, thread = start(api, "code_interpreter")
+    api(api.client.beta.threads.runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id)
+    points = otel.metrics()
+    port = int(fake_api.base_url.split(":")[2].split("/")[0])
+    for name in ("gen_ai.client.token.usage", "gen_ai.client.operation.duration"):
+        assert points[name] and all(
+            (p.attributes["server.address"], p.attributes["server.port"]) == ("127.0.0.1", port) for p in points[name])
+    assert all("server.address" not in p.attributes for p in points["openai_cost.spend"])  # ours stay as they were

@@ -69,7 +69,8 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
         span.end(ended_ns)
         self._duration(ended_ns - call.started_ns, sc.OP_CREATE_AGENT, provider, model, name,
-                       type(error).__qualname__ if error else None)
+                       type(error).__qualname__ if error else None,
+                       server=server_labels(*observe.server_of(call.client)))
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class Telemetry:
             self._tool(state, call, call_window, view, child, base)
         span.end(end)
         self._duration(end - window.start, sc.OP_CHAT, state.provider, state.run.model, state.assistant_name,
-                       error)
+                       error, server=_state_server(state))
 
     def _tool(self, state: RunState, call: ToolCall, window: Window, view: Ledger, parent: Any,
               base: Attrs) -> None:
@@ -176,7 +177,7 @@ class Telemetry:
                                             context=parent, start_time=window.start, attributes=_clean(attrs))
         span.end(window.end)
         self._duration(window.end - window.start, sc.OP_EXECUTE_TOOL, state.provider, state.run.model,
-                       state.assistant_name, None)
+                       state.assistant_name, None, server=_state_server(state))
         labels = {sc.GEN_AI_TOOL_TYPE: tool_type(call), sc.GEN_AI_TOOL_NAME: call.name,
                   sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name)}
         self.instruments.tool_calls.add(1, labels)
@@ -190,8 +191,8 @@ class Telemetry:
                   **self._agent_label(state.assistant_name), **self._metadata_labels(state)}
         self.instruments.runs.add(1, _clean(labels))
         self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
-                       state.assistant_name, error)
-        view.record(self.instruments, self.model_labels(state))
+                       state.assistant_name, error, server=_state_server(state))
+        view.record(self.instruments, self.model_labels(state), server=_state_server(state))
 
     def model_labels(self, state: RunState) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
@@ -199,10 +200,10 @@ class Telemetry:
                        **self._metadata_labels(state)})
 
     def _duration(self, ns: int, operation: str, provider: str, model: Optional[str], agent: Optional[str],
-                  error: Optional[str]) -> None:
+                  error: Optional[str], server: Optional[Attrs] = None) -> None:
         labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
                   sc.GEN_AI_REQUEST_MODEL: model, sc.ERROR_TYPE: error, sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
-                  **self._agent_label(agent)}
+                  **self._agent_label(agent), **(server or {})}
         self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
@@ -213,6 +214,16 @@ class Telemetry:
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
+
+
+def server_labels(address: Optional[str], port: Optional[int]) -> Attrs:
+    """``server.address`` and, with it, ``server.port``: what the GenAI conventions list on the
+    ``gen_ai.client.*`` metrics (one API host per process in practice: low cardinality)."""
+    return {sc.SERVER_ADDRESS: address, sc.SERVER_PORT: port} if address else {}
+
+
+def _state_server(state: RunState) -> Attrs:
+    return server_labels(state.server_address, state.server_port)
 
 
 def _name(operation: str, target: Optional[str]) -> str:
@@ -302,19 +313,19 @@ class Ledger:
         })
         return attrs
 
-    def record(self, instruments: Instruments, labels: Attrs) -> None:
+    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None) -> None:
         account = self.account
         if account is None:
             return
         for step in self.steps.values():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
-                               step.usage.source)
+                               step.usage.source, server)
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
         if self.run_is_leaf:
             self._record_usage(instruments, labels, account.input_tokens, account.output_tokens,
-                               account.usage_source or "reported")
+                               account.usage_source or "reported", server)
             self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
                                   account.unpriced_output_tokens)
         agent = {k: v for k, v in labels.items()
@@ -331,8 +342,8 @@ class Ledger:
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
-                      source: str) -> None:
-        base = {**labels, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+                      source: str, server: Optional[Attrs] = None) -> None:
+        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
         instruments.usage_steps.add(1, {**_model_only(labels), sc.USAGE_SOURCE: source})
