@@ -245,10 +245,16 @@ def test_spend_in_prometheus_equals_the_leaf_costs_of_the_spans(stack: Stack) ->
     leaves = sum(float((span.attributes or {}).get(key, 0.0)) for span in stack.spans.get_finished_spans()
                  for key in LEAF_COSTS)
     assert leaves > 0.1  # Code Interpreter sessions and tokens of two batches
-    reported = wait_for(lambda: stack.prometheus.query(
-        'sum(openai_cost_spend_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})'),
-        20, "the spend")
-    assert float(reported[0]["value"][1]) == pytest.approx(leaves, rel=1e-9)
+    seen: list[float] = []
+
+    def spend_settled() -> bool:
+        """Prometheus shows the final figure once it has scraped after the last batch (1 s interval)."""
+        result = stack.prometheus.query(
+            'sum(openai_cost_spend_USD_total{otel_scope_name="opentelemetry.instrumentation.openai_assistants"})')
+        seen.extend(float(r["value"][1]) for r in result)
+        return bool(seen) and seen[-1] == pytest.approx(leaves, rel=1e-9)
+
+    wait_for(spend_settled, 20, f"the spend in Prometheus to equal the leaves, {leaves}")
 
 
 VARIABLE_SETTINGS = [{"assistant": ".*", "model": ".*"}, {"assistant": AGENT, "model": MODEL}]
