@@ -27,7 +27,7 @@ from opentelemetry.instrumentation.openai_assistants.config import Settings
 from opentelemetry.instrumentation.openai_assistants.hooks import Call
 from opentelemetry.instrumentation.openai_assistants.model import Run
 from opentelemetry.instrumentation.openai_assistants.state import RunState
-from opentelemetry.instrumentation.openai_assistants.tracker import RunTracker
+from opentelemetry.instrumentation.openai_assistants.tracker import BoundedDict, RunTracker
 
 _MODULES = {m.__name__: m for m in (openai._base_client, openai._response, openai._legacy_response,
                                     openai._streaming)}
@@ -187,3 +187,21 @@ def test_genai_client_metrics_name_the_server(api: Any, otel: Any, fake_api: Any
         assert points[name] and all(
             (p.attributes["server.address"], p.attributes["server.port"]) == ("127.0.0.1", port) for p in points[name])
     assert all("server.address" not in p.attributes for p in points["openai_cost.spend"])  # ours stay as they were
+
+
+def test_the_shared_lru_survives_a_thread_switch_inside_put() -> None:
+    lru = BoundedDict(1)
+    move_to_end = lru.move_to_end
+    others: list[threading.Thread] = []
+
+    def switch_then_move(key: Any) -> None:  # another thread's put runs between insert and move
+        if not others:
+            others.append(threading.Thread(target=lru.put, args=("b", 2)))
+            others[0].start()
+            others[0].join(0.5)  # while put holds the lock, the other put waits for it
+        move_to_end(key)
+
+    lru.move_to_end = switch_then_move  # type: ignore[method-assign]
+    lru.put("a", 1)  # must not raise KeyError
+    others[0].join()
+    assert list(lru) == ["b"]
