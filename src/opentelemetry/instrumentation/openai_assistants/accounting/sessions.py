@@ -36,7 +36,7 @@ MAX_CALLS_PER_THREAD = 4096
 Session = list[Any]  # [start ts, last call ts, opening call id]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionDecision:
     opened: bool  # this call opened the session: it carries the session's charge
     late: bool  # arrived after a decision it would have changed: not billed
@@ -82,7 +82,7 @@ class _ThreadSessions:
 
     def __init__(self) -> None:
         self.sessions: list[Session] = []
-        self.calls: OrderedDict[str, SessionDecision] = OrderedDict()
+        self.calls: dict[str, SessionDecision] = {}  # insertion-ordered: the oldest first
         self.keep_until = 0  # API time after which no call of this thread's sessions is expected
 
 
@@ -134,7 +134,7 @@ class MemorySessionStore:
                 decision, state.sessions = decide(state.sessions, ts, self.window_s, self.idle_s, call_id)
                 state.calls[call_id] = decision
                 if len(state.calls) > MAX_CALLS_PER_THREAD:
-                    state.calls.popitem(last=False)
+                    del state.calls[next(iter(state.calls))]
                 state.keep_until = max(s[0] for s in state.sessions) + self.window_s + self.lateness_s
             live = self._expire()
         for _ in range(live):
