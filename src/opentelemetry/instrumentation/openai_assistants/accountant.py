@@ -31,7 +31,7 @@ class Accountant:
         self._settings = settings
         self.prices = _price_book(settings)
         self.sessions = _session_store(settings, on_session_eviction)
-        self.history = ThreadHistory()
+        self.history = ThreadHistory(max_bytes=settings.history_max_bytes)
         self.counter = TokenCounter()
         self.learner = BaseLearner()
 

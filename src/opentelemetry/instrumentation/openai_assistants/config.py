@@ -46,6 +46,7 @@ class Settings:
     redis_connect_timeout_s: float = 1.0  # a hung Redis must not stall the background workers
     redis_timeout_s: float = 0.5  # per read/write on the Redis socket
     overheads: Any = None  # accounting.estimator.Overheads
+    history_max_bytes: int = 32 << 20  # thread history kept for estimates (token counts, not texts)
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:
