@@ -241,3 +241,15 @@ def test_concurrent_readers_of_one_thread() -> None:
         w.join()
     assert results == [300] * 8
     assert thread.requests == 3 + 7  # one full read, then one page per later reader
+
+
+def test_no_text_stays_after_a_drain() -> None:
+    thread, unread = FakeThread(), FakeThread("thread_unread")
+    thread.add(2)
+    history = ThreadHistory()
+    enc = CountingEncoder()
+    history.messages_before(thread.thread_id, thread.pager, encoder=enc)
+    history.remember([*thread.add(1), *unread.add(3)])  # the app reads messages of two threads
+    history.drain()  # what the background does after every run
+    assert len(history._inbox) == 0 and history._inbox_bytes == 0
+    assert enc.calls == 3  # the known thread's new message only; the unread thread's are dropped

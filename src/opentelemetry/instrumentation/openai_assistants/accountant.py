@@ -41,6 +41,7 @@ class Accountant:
 
     def __call__(self, state: RunState, fetcher: Fetcher, deadline: float) -> Optional[RunAccount]:
         run = state.run
+        self.history.drain()  # texts the app read since the last run leave memory here
         if not run.id:
             return None
         steps = [s.step for s in state.ordered_steps()]

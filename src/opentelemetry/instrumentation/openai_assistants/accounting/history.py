@@ -9,8 +9,9 @@ again). The HTTP call is injected (``pager``): this module knows no SDK.
 
 Memory is bounded by an estimate of bytes (``max_bytes``) and a number of threads; least recently read
 threads are dropped whole, each in O(1). Messages the app creates or reads (:meth:`ThreadHistory.remember`)
-cost the caller one O(1) append to a bounded inbox; the inbox is tokenised off the caller's path, at the
-next read, so a page that returns them does not tokenise them again.
+cost the caller one O(1) append to a bounded inbox, emptied off the caller's path after every run:
+messages of threads already read are tokenised there, so a page that returns them later does not
+tokenise them again; the others are dropped.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class ThreadHistory:
         Reads newest first and stops at the first anchored message; a never-seen thread is read to
         its start. Exceptions of ``pager`` propagate (the caller counts failed fetches).
         """
-        self._drain()
+        self.drain()
         state = self._thread(thread_id)
         with state.lock:
             if _name(state.encoder) != _name(encoder):
@@ -196,8 +197,9 @@ class ThreadHistory:
                 self._bytes -= old.bytes
                 self.touched += 1
 
-    def _drain(self) -> None:
-        """Count the inbox's messages for threads whose encoding is known (background)."""
+    def drain(self) -> None:
+        """Empty the inbox (background, after every run): messages of threads read before are counted
+        with their thread's encoding, the others dropped, so no text stays in memory between runs."""
         while True:
             try:
                 msg = self._inbox.popleft()
