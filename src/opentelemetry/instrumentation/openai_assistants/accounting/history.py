@@ -56,6 +56,7 @@ class _Thread:
         self.encoder: Optional[Encoder] = None  # the encoder of every count kept
         self.counted: dict[str, int] = {}  # remembered messages, counted ahead of their page
         self.bytes = 0
+        self.dropped = False  # evicted: its bytes no longer count
 
 
 class ThreadHistory:
@@ -175,9 +176,10 @@ class ThreadHistory:
         self._account(state, -state.bytes)
 
     def _account(self, state: _Thread, delta: int) -> None:
-        state.bytes += delta
         with self._lock:
-            self._bytes += delta
+            state.bytes += delta
+            if not state.dropped:
+                self._bytes += delta
 
     def _thread(self, thread_id: str) -> _Thread:
         with self._lock:
@@ -195,6 +197,7 @@ class ThreadHistory:
             while len(self._threads) > 1 and (len(self._threads) > self._max_threads or self._bytes > self._max_bytes):
                 _, old = self._threads.popitem(last=False)
                 self._bytes -= old.bytes
+                old.dropped = True
                 self.touched += 1
 
     def drain(self) -> None:
@@ -204,7 +207,7 @@ class ThreadHistory:
             try:
                 msg = self._inbox.popleft()
             except IndexError:
-                return
+                break
             with self._inbox_lock:
                 self._inbox_bytes -= len(msg.text)
             with self._lock:
@@ -216,6 +219,7 @@ class ThreadHistory:
                     continue
                 state.counted[msg.id] = state.encoder.count(msg.text)
                 self._account(state, entry_bytes(msg))
+        self._evict()
 
 
 def _name(encoder: Optional[Encoder]) -> str:
