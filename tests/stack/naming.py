@@ -146,19 +146,20 @@ class MetricSpec:
 
 _MODEL_AGENT_PROVIDER = (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)
 _MODEL_API = (sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)
+_SERVER = (sc.SERVER_ADDRESS, sc.SERVER_PORT)  # listed by the GenAI conventions on gen_ai.client.* metrics
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         sc.METRIC_TOKEN_USAGE,
         HISTOGRAM,
         "{token}",
-        (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOKEN_TYPE, sc.USAGE_SOURCE, *_MODEL_AGENT_PROVIDER),
+        (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOKEN_TYPE, sc.USAGE_SOURCE, *_MODEL_AGENT_PROVIDER, *_SERVER),
     ),
     MetricSpec(
         sc.METRIC_OPERATION_DURATION,
         HISTOGRAM,
         "s",
-        (sc.GEN_AI_OPERATION_NAME, sc.ERROR_TYPE, *_MODEL_AGENT_PROVIDER),
+        (sc.GEN_AI_OPERATION_NAME, sc.ERROR_TYPE, *_MODEL_AGENT_PROVIDER, *_SERVER),
     ),
     MetricSpec(
         sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER, sc.CONTAINER_TIER, sc.CONTAINER_RULE)

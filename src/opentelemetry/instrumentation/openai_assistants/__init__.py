@@ -19,6 +19,7 @@ writer of spans and metrics.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 from typing import Any, Collection, Optional, Union
 
@@ -61,6 +62,24 @@ _PATCHES = (
 )
 
 
+def _hook_owner(module: str, name: str) -> Any:
+    """The class holding a hook point, or None when this SDK has no such class."""
+    try:
+        return getattr(importlib.import_module(module), name.split(".")[0], None)
+    except Exception:
+        return None
+
+
+def _missing_hook_points() -> list[str]:
+    """Every hook point this SDK lacks (all are checked before any is patched)."""
+    missing = []
+    for module, name, _ in _PATCHES:
+        owner = _hook_owner(module, name)
+        if owner is None or not callable(getattr(owner, name.split(".")[1], None)):
+            missing.append(f"{module}.{name}")
+    return missing
+
+
 class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and meters the Assistants and Responses APIs of the ``openai`` SDK (sync and async).
 
@@ -79,6 +98,13 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        missing = _missing_hook_points()
+        if missing:
+            # An SDK whose internals differ: patching part of it would leave a half-watched app.
+            logger.warning("openai-assistants: instrumentation disabled, this openai SDK lacks %s",
+                           ", ".join(missing))
+            self._tracker = self._background = self._fetcher = None
+            return
         options = {k: v for k, v in kwargs.items() if k not in ("tracer_provider", "meter_provider")}
         settings = Settings.load(options)
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
@@ -103,21 +129,21 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             "sync_stream": hooks.stream(registry, is_async=False),
             "async_stream": hooks.stream(registry, is_async=True),
         }
-        for module, name, factory in _PATCHES:
-            wrap_function_wrapper(module, name, factories[factory])
+        try:
+            for module, name, factory in _PATCHES:
+                wrap_function_wrapper(module, name, factories[factory])
+        except Exception:
+            logger.warning("openai-assistants: instrumentation disabled, patching the SDK failed", exc_info=True)
+            self._uninstrument()
+            return
         atexit.register(self._at_exit)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import openai._base_client
-        import openai._legacy_response
-        import openai._response
-        import openai._streaming
-
-        modules = {m.__name__: m for m in (openai._base_client, openai._response, openai._legacy_response,
-                                          openai._streaming)}
         for module, name, _ in _PATCHES:
-            owner_name, attr = name.split(".")
-            unwrap(getattr(modules[module], owner_name), attr)
+            owner = _hook_owner(module, name)
+            attr = name.split(".")[1]
+            if owner is not None and hasattr(vars(owner).get(attr), "__wrapped__"):
+                unwrap(owner, attr)
         if self._registry is not None:
             self._registry.enabled = False  # wrappers captured elsewhere go quiet too
         for tracker in self._trackers():

@@ -49,3 +49,10 @@ class Invocation:
     status: Optional[str] = None  # openai_cost.status; None: not a run or response (no run metrics)
     metadata: Attrs = field(default_factory=dict)  # allow-listed attribution attributes
     spans: bool = True  # False: metrics only (another instrumentation makes the spans)
+    server: Attrs = field(default_factory=dict)  # server.address and .port: labels of the gen_ai.client.* metrics
+
+
+def server_labels(address: Optional[str], port: Optional[int]) -> Attrs:
+    """``server.address`` and, with it, ``server.port``: what the GenAI conventions list on the
+    ``gen_ai.client.*`` metrics (one API host per process in practice: low cardinality)."""
+    return {"server.address": address, "server.port": port} if address else {}

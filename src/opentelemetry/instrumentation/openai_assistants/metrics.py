@@ -65,3 +65,8 @@ class Instruments:
             sc.METRIC_AUTO_CONTAINERS_WITHOUT_CALL, unit="{response}",
             description="Responses that enabled Code Interpreter in auto mode and named no container",
         )
+        self.session_evictions: Counter = meter.create_counter(
+            sc.METRIC_SESSION_EVICTIONS, unit="{thread}",
+            description="Threads dropped from the in-memory session store while their session could still get "
+                        "calls (a later call may be billed a second session)",
+        )

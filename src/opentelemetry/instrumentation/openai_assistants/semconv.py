@@ -158,6 +158,7 @@ METRIC_FETCHES = "openai_cost.fetches"
 METRIC_CONTAINERS = "openai_cost.containers"  # containers opened (first billed), by tier, rule, observed | inferred
 METRIC_CONTAINERS_LIVE = "openai_cost.containers.live"  # opened minus settled (up-down counter)
 METRIC_AUTO_CONTAINERS_WITHOUT_CALL = "openai_cost.containers.auto_without_call"  # auto mode, no container named
+METRIC_SESSION_EVICTIONS = "openai_cost.sessions.live_evictions"
 
 STATUS = "openai_cost.status"  # metric label: a run's or response's final status, or how it ended unseen
 COST_KIND = "openai_cost.kind"  # input_tokens | output_tokens | code_interpreter_session

@@ -101,7 +101,7 @@ class Telemetry:
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
         labels = {**self.model_labels(invocation), sc.STATUS: invocation.status}
         self.instruments.runs.add(1, _clean(labels))
-        view.record(self.instruments, self.model_labels(invocation))
+        view.record(self.instruments, self.model_labels(invocation), server=invocation.server)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
@@ -111,7 +111,7 @@ class Telemetry:
     def _duration(self, ns: int, operation: str, invocation: Invocation, error: Optional[str]) -> None:
         labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: invocation.provider,
                   sc.GEN_AI_REQUEST_MODEL: invocation.model, sc.ERROR_TYPE: error,
-                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
+                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name), **invocation.server}
         self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
@@ -254,20 +254,20 @@ class Ledger:
             attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
-    def record(self, instruments: Instruments, labels: Attrs) -> None:
+    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None) -> None:
         account = self.account
         if account is None:
             return
         for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
-                               step.usage.source)
+                               step.usage.source, server)
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
         run_leaf = self.run_leaf
         if run_leaf is not None:
             self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
-                               run_leaf.usage.source)
+                               run_leaf.usage.source, server)
             if run_leaf.unpriced_reason:
                 self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
                                       run_leaf.usage.output_tokens)
@@ -286,8 +286,8 @@ class Ledger:
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
-                      source: str) -> None:
-        base = {**labels, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+                      source: str, server: Optional[Attrs] = None) -> None:
+        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
         instruments.usage_steps.add(1, {**_model_only(labels), sc.USAGE_SOURCE: source})

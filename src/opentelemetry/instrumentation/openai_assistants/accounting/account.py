@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, Optional, Union
 
-from ..model import Message, Run, RunRequest, Step, Usage
+from ..model import Message, Run, RunRequest, Step, ToolCall, Usage
 from .estimator import (
     CODE_TYPES,
     BaseLearner,
@@ -36,7 +36,7 @@ from .estimator import (
     tool_types,
 )
 from .pricing import PriceBook, SessionCost, TokenCost
-from .sessions import MemorySessionStore, SessionStore
+from .sessions import MemorySessionStore, SessionStore, claim_order
 from .tokens import Encoder, TokenCounter, default_counter
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def account_run(
             run,
             steps,
             prices,
-            sessions or _default_sessions,
+            sessions if sessions is not None else _default_sessions,
             messages or {},
             history,
             request,
@@ -347,50 +347,56 @@ def _sessions(
 ) -> None:
     session_total = Decimal(0)
     priced_any = False
-    for step in ordered:
-        ts = step.created_at if step.created_at is not None else run.started_at or run.created_at
-        for call in step.tool_calls:
-            if call.type not in CODE_TYPES:
-                continue
-            if ts is None:
-                account.calls.append(
-                    CallAccount(call.id, step.id, False, False, None, unpriced_reason="no timestamp")
-                )
-                continue
-            try:
-                decision = store.claim(run.thread_id, call.id, int(ts))
-            except Exception as exc:  # a store outage must not fail the run's account
-                logger.debug("session claim for %s failed", call.id, exc_info=True)
-                failure = f"session store error: {type(exc).__name__}"
-                account.calls.append(
-                    CallAccount(call.id, step.id, False, False, None, unpriced_reason=failure)
-                )
-                _note(account, failure)
-                continue
-            usd: Optional[Decimal] = None
-            reason: Optional[str] = None
-            if decision.opened:
-                price = prices.session_cost(account.provider, run.created_at)
-                if isinstance(price, SessionCost):
-                    usd = price.usd
-                    session_total += usd
-                    priced_any = True
-                else:
-                    reason = price.reason
-                    _note(account, reason)
+    for step, call, ts in _code_calls(run, ordered):
+        if ts is None:
             account.calls.append(
-                CallAccount(
-                    call.id,
-                    step.id,
-                    decision.opened,
-                    decision.late,
-                    usd,
-                    decision.session_started_at,
-                    unpriced_reason=reason,
-                )
+                CallAccount(call.id, step.id, False, False, None, unpriced_reason="no timestamp")
             )
+            continue
+        try:
+            decision = store.claim(run.thread_id, call.id, int(ts))
+        except Exception as exc:  # a store outage must not fail the run's account
+            logger.debug("session claim for %s failed", call.id, exc_info=True)
+            failure = f"session store error: {type(exc).__name__}"
+            account.calls.append(
+                CallAccount(call.id, step.id, False, False, None, unpriced_reason=failure)
+            )
+            _note(account, failure)
+            continue
+        usd: Optional[Decimal] = None
+        reason: Optional[str] = None
+        if decision.opened:
+            price = prices.session_cost(account.provider, run.created_at)
+            if isinstance(price, SessionCost):
+                usd = price.usd
+                session_total += usd
+                priced_any = True
+            else:
+                reason = price.reason
+                _note(account, reason)
+        account.calls.append(
+            CallAccount(
+                call.id,
+                step.id,
+                decision.opened,
+                decision.late,
+                usd,
+                decision.session_started_at,
+                unpriced_reason=reason,
+            )
+        )
     if priced_any:
         account.cost_usd[COST_SESSION] = session_total
+
+
+def _code_calls(run: Run, ordered: Sequence[Step]) -> list[tuple[Step, ToolCall, Optional[int]]]:
+    """A run's Code Interpreter calls in claim order: API second, then call id (the same in every
+    process, however the steps were observed)."""
+    found: list[tuple[Step, ToolCall, Optional[int]]] = []
+    for step in ordered:
+        ts = step.created_at if step.created_at is not None else run.started_at or run.created_at
+        found.extend((step, call, ts) for call in step.tool_calls if call.type in CODE_TYPES)
+    return sorted(found, key=lambda c: claim_order(c[2] if c[2] is not None else -1, c[1].id))
 
 
 def _note(account: RunAccount, reason: str) -> None:

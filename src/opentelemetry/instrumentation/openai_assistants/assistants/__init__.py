@@ -26,7 +26,8 @@ class AssistantsFrontEnd:
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background,
                  prices: Optional[PriceBook] = None) -> None:
-        accountant = Accountant(settings, prices)
+        accountant = Accountant(settings, prices,
+                                on_session_eviction=lambda: telemetry.instruments.session_evictions.add(1))
         reporter = RunReporter(settings)
         self.fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from ..accounting.account import RunAccount, account_run
 from ..accounting.estimator import BaseLearner
@@ -28,11 +28,12 @@ class HistoryUnavailable(Exception):
 
 
 class Accountant:
-    def __init__(self, settings: Settings, prices: Optional[PriceBook] = None) -> None:
+    def __init__(self, settings: Settings, prices: Optional[PriceBook] = None,
+                 on_session_eviction: Optional[Callable[[], None]] = None) -> None:
         self._settings = settings
         self.prices = prices or price_book(settings)
-        self.sessions = _session_store(settings)
-        self.history = ThreadHistory()
+        self.sessions = _session_store(settings, on_session_eviction)
+        self.history = ThreadHistory(max_bytes=settings.history_max_bytes)
         self.counter = TokenCounter()
         self.learner = BaseLearner()
         in_child_after_fork(self, renew_locks)  # a background thread may have held one at fork
@@ -44,6 +45,7 @@ class Accountant:
     def __call__(self, state: RunState, fetcher: Optional[Fetcher], deadline: float,
                  cheap: bool = False) -> Optional[RunAccount]:
         run = state.run
+        self.history.drain()  # texts the app read since the last run leave memory here
         if not run.id:
             return None
         steps = [s.step for s in state.ordered_steps()]
@@ -97,7 +99,9 @@ class Accountant:
             return page
 
         run = state.run
-        return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id)
+        encoder = self.counter.encoder(self.prices.resolve_model(run.model))
+        return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id,
+                                            encoder=encoder)
 
 
 class _NotChecked:
@@ -120,14 +124,25 @@ def price_book(settings: Settings) -> PriceBook:
         return PriceBook({}, settings.deployments)
 
 
-def _session_store(settings: Settings) -> SessionStore:
-    if settings.session_store is not None:
-        return settings.session_store  # type: ignore[no-any-return]
+def _session_store(settings: Settings, on_eviction: Optional[Callable[[], None]] = None) -> SessionStore:
+    """The configured store: an object with ``claim``, or a name (``memory``, ``redis``) as the
+    environment spells it; anything else is ignored for the in-memory default."""
+    chosen = settings.session_store
+    if chosen is not None and not isinstance(chosen, str):
+        if callable(getattr(chosen, "claim", None)):
+            return chosen  # type: ignore[no-any-return]
+        logger.debug("openai-assistants: session_store %r has no claim(), using memory", type(chosen).__name__)
+    name = chosen.strip().lower() if isinstance(chosen, str) else ""
+    if name not in ("", "memory", "redis"):
+        logger.debug("openai-assistants: unknown session_store %r, using memory", chosen)
     window = int(settings.session_window_s)
     idle = int(settings.session_idle_s) if settings.session_idle_s else None
-    if settings.redis_url:
+    if settings.redis_url or name == "redis":
         try:
-            return RedisSessionStore(url=settings.redis_url, window_s=window, idle_s=idle)
+            return RedisSessionStore(url=settings.redis_url, window_s=window, idle_s=idle,
+                                     connect_timeout_s=settings.redis_connect_timeout_s,
+                                     timeout_s=settings.redis_timeout_s)
         except Exception as error:
             logger.warning("openai-assistants: Redis session store unavailable, using memory: %s", error)
-    return MemorySessionStore(window_s=window, idle_s=idle)
+    return MemorySessionStore(window_s=window, idle_s=idle, lateness_s=int(settings.session_lateness_s),
+                              max_threads=settings.session_max_threads, on_live_eviction=on_eviction)

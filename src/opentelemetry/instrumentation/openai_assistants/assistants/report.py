@@ -11,9 +11,9 @@ from opentelemetry.trace import SpanKind
 from .. import semconv as sc
 from ..config import Settings
 from ..content import Content
-from ..fields import provider_of
+from ..fields import provider_of, server_of
 from ..frontends import Call
-from ..invocation import Attrs, Invocation, SpanRecord
+from ..invocation import Attrs, Invocation, SpanRecord, server_labels
 from ..model import ERROR_RUN_STATUSES, Assistant, ToolCall
 from .state import RunState, StepState
 from .timing import Window, run_window, step_window, tool_window
@@ -51,7 +51,8 @@ class RunReporter:
                         sc.GEN_AI_AGENT_ID: assistant.id if assistant else None}
         record = SpanRecord(sc.OP_CREATE_AGENT, name(sc.OP_CREATE_AGENT, agent), SpanKind.CLIENT, call.started_ns,
                             ended_ns, attrs, error=type(error).__qualname__ if error is not None else None)
-        return Invocation(sc.API_ASSISTANTS, provider, model, agent, call.context, record)
+        return Invocation(sc.API_ASSISTANTS, provider, model, agent, call.context, record,
+                          server=server_labels(*server_of(call.client)))
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -68,7 +69,8 @@ class RunReporter:
         )
         status = state.run.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_ASSISTANTS, state.provider, state.run.model, state.assistant_name, state.parent,
-                          root, status=status, metadata=self._metadata(state))
+                          root, status=status, metadata=self._metadata(state),
+                          server=server_labels(state.server_address, state.server_port))
 
     def _base(self, state: RunState) -> Attrs:
         run = state.run

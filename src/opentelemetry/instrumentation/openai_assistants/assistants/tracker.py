@@ -31,17 +31,24 @@ _STEADY = frozenset({"queued", "in_progress"})  # statuses in which a poll rarel
 
 
 class BoundedDict(OrderedDict):  # type: ignore[type-arg]
-    """An LRU mapping that forgets its oldest entries past ``limit``."""
+    """An LRU mapping that forgets its oldest entries past ``limit``; ``put`` is safe across threads
+    (the caller's threads and the background workers write to the same maps)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
+        self._lock = threading.Lock()
 
     def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+        with self._lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.limit:
+                self.popitem(last=False)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
 
 
 class RunTracker:
@@ -270,8 +277,12 @@ class RunTracker:
         return {k: metadata[k] for k in self.settings.metadata_keys if k in metadata}
 
     def _finish_evicted(self) -> None:
-        while self._evicted:
-            self._finish(self._evicted.pop())
+        if not self._evicted:
+            return
+        with self._lock:  # taken whole: two callers never race for the same last entry
+            evicted, self._evicted = self._evicted, []
+        for state in evicted:
+            self._finish(state)
 
     def _outputs_submitted(self, run_id: str, call: Call) -> None:
         with self._lock:
@@ -282,7 +293,8 @@ class RunTracker:
                 call_id = observe.text(observe.get(output, "tool_call_id"))
                 if call_id:
                     state.submitted_ns.setdefault(call_id, call.started_ns)
-                    state.submitted_outputs[call_id] = observe.text(observe.get(output, "output")) or ""
+                    if self.settings.capture_content:  # tool outputs are content: kept only when captured
+                        state.submitted_outputs[call_id] = observe.text(observe.get(output, "output")) or ""
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A run creation the API refused still gets its (failed) invoke_agent span."""

@@ -11,7 +11,7 @@ from opentelemetry.trace import Link, SpanKind
 from .. import semconv as sc
 from ..config import Settings
 from ..content import Content
-from ..invocation import Attrs, Invocation, SpanRecord
+from ..invocation import Attrs, Invocation, SpanRecord, server_labels
 from ..model import ERROR_RESPONSE_STATUSES, Message, ToolCall
 from .state import ResponseState
 
@@ -58,7 +58,8 @@ class ResponseReporter:
         )
         status = response.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_RESPONSES, state.provider, model, None, state.parent, root, status=status,
-                          metadata=self._metadata(state), spans=self.settings.responses_spans)
+                          metadata=self._metadata(state), spans=self.settings.responses_spans,
+                          server=server_labels(state.server_address, state.server_port))
 
     def _attrs(self, state: ResponseState) -> Attrs:
         response, request = state.response, state.request
