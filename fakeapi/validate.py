@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Type
 
+from openai.types.admin.organization import UsageCostsResponse
 from openai.types.beta import Assistant, AssistantDeleted, AssistantStreamEvent, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
@@ -19,6 +20,7 @@ OBJECT_MODELS: Dict[str, Type[BaseModel]] = {
     "thread.message.deleted": MessageDeleted,
     "thread.run": Run,
     "thread.run.step": RunStep,
+    "page": UsageCostsResponse,  # organization Costs and Usage pages: every endpoint shares the bucket union
 }
 
 #: Top-level objects the real API always sends with every declared key (null when empty).
