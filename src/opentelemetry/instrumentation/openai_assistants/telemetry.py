@@ -178,7 +178,8 @@ class Telemetry:
         self._duration(window.end - window.start, sc.OP_EXECUTE_TOOL, state.provider, state.run.model,
                        state.assistant_name, None)
         labels = {sc.GEN_AI_TOOL_TYPE: tool_type(call), sc.GEN_AI_TOOL_NAME: call.name,
-                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name)}
+                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name),
+                  **project_label(state.client)}
         self.instruments.tool_calls.add(1, labels)
 
     # --- metrics ----------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Telemetry:
     def model_labels(self, state: RunState) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
                        sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name),
-                       **self._metadata_labels(state)})
+                       **self._metadata_labels(state), **project_label(state.client)})
 
     def _duration(self, ns: int, operation: str, provider: str, model: Optional[str], agent: Optional[str],
                   error: Optional[str]) -> None:
@@ -213,6 +214,12 @@ class Telemetry:
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
+
+
+def project_label(client: Any) -> Attrs:
+    """The client's OpenAI project id (a handful per app), which lines our figures up with the bill."""
+    project = getattr(client, "project", None)
+    return {sc.PROJECT: project} if isinstance(project, str) and project else {}
 
 
 def _name(operation: str, target: Optional[str]) -> str:
@@ -318,7 +325,7 @@ class Ledger:
             self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
                                   account.unpriced_output_tokens)
         agent = {k: v for k, v in labels.items()
-                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
+                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE, sc.PROJECT)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
