@@ -15,11 +15,13 @@ from tests.stack.naming import (
     GAUGE,
     HISTOGRAM,
     METRICS,
+    billing_series,
     emitted_labels,
     emitted_series,
     prometheus_name,
 )
 from tests.stack.promql import (
+    BILLING_RULES_FILE,
     DOCKER,
     dashboard_targets,
     label_names,
@@ -42,7 +44,7 @@ def _compose() -> dict[str, Any]:
 
 
 def _recorded() -> set[str]:
-    return {r["record"] for r in load_rules() if "record" in r}
+    return {r["record"] for r in (*load_rules(), *load_rules(BILLING_RULES_FILE)) if "record" in r}
 
 
 @pytest.mark.parametrize(
@@ -134,7 +136,7 @@ def test_collector_binds_all_interfaces_and_keeps_default_translation() -> None:
 
 
 def _check_names(where: str, expr: str) -> None:
-    allowed = emitted_series() | _recorded()
+    allowed = emitted_series() | billing_series() | _recorded()
     unknown = metric_names(expr) - allowed
     assert not unknown, f"{where}: {sorted(unknown)} are not emitted (expr: {expr})"
     labels = label_names(expr)
@@ -187,3 +189,12 @@ def test_dashboard_covers_every_metric_but_says_which_translation() -> None:
     assert "gen_ai_agent_name" in names["assistant"]["definition"]
     assert "gen_ai_request_model" in names["model"]["definition"]
     assert all(v["allValue"] == ".*" for v in names.values())
+
+
+def test_billing_rules_query_only_emitted_names() -> None:
+    rules = load_rules(BILLING_RULES_FILE)
+    assert {r["alert"] for r in rules if "alert" in r} == {"OpenAIBilledSpendMismatch"}
+    for rule in rules:
+        _check_names(rule.get("record") or rule["alert"], rule["expr"])
+        if "alert" in rule:
+            assert "openai_cost_kind" in rule["annotations"]["summary"]
