@@ -34,6 +34,7 @@ PROJECT_ID = "proj_fake"
 RATES: Dict[str, Tuple[Decimal, Decimal, Decimal]] = {
     "gpt-4o-mini": (Decimal("0.15") / 10**6, Decimal("0.075") / 10**6, Decimal("0.6") / 10**6),
     "gpt-4o": (Decimal("2.5") / 10**6, Decimal("1.25") / 10**6, Decimal("10") / 10**6),
+    "gpt-4-turbo-preview": (Decimal("10") / 10**6, Decimal("10") / 10**6, Decimal("30") / 10**6),
 }
 SESSION_USD = Decimal("0.03")
 WEB_SEARCH_USD = Decimal("0.01")

@@ -258,6 +258,8 @@ VARIABLE_SETTINGS = [{"assistant": ".*", "model": ".*"}, {"assistant": AGENT, "m
 def test_every_dashboard_query_returns_data(stack: Stack, variables: dict[str, str]) -> None:
     empty = []
     for title, expr in dashboard_targets(load_dashboard()):
+        if "billed" in expr or "billing" in expr:
+            continue  # the billed-vs-measured row needs the billing exporter: tests/test_billing_e2e.py
         query = render(expr, variables)
         result = stack.prometheus.query(query)
         values = [float(r["value"][1]) for r in result]
