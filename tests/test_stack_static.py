@@ -73,7 +73,15 @@ def test_prometheus_name(otel_name: str, unit: str, kind: str, expected: str) ->
 
 def test_compose_parses_and_has_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo"}
+    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo", "billing-exporter"}
+
+
+def test_billing_exporter_is_off_unless_its_profile_is_enabled() -> None:
+    service = _compose()["services"]["billing-exporter"]
+    assert service["profiles"] == ["billing"]
+    assert service["environment"]["OPENAI_ADMIN_KEY"] == "${OPENAI_ADMIN_KEY:-}"  # never a key in the file
+    assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    assert "openai-billing-exporter" in " ".join(service["command"])
 
 
 def test_images_are_pinned() -> None:
@@ -81,7 +89,7 @@ def test_images_are_pinned() -> None:
         image = service["image"]
         repo, _, tag = image.rpartition(":")
         assert repo and tag, f"{name}: image {image!r} has no tag"
-        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not pinned"
+        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+(-[a-z]+)?", tag), f"{name}: {image!r} is not pinned"
 
 
 def test_every_mounted_file_exists() -> None:

@@ -155,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     import openai
 
-    client = openai.OpenAI(admin_api_key=key, api_key=key, max_retries=options.max_retries)
+    client = openai.OpenAI(admin_api_key=key, max_retries=options.max_retries)
     provider = meter_provider()
     ledger = Ledger()
     instruments = BillingInstruments(provider.get_meter("opentelemetry.instrumentation.openai_assistants.billing"),
