@@ -161,3 +161,16 @@ def test_the_console_script_exits_non_zero_with_one_clear_line(billed: FakeAssis
     assert len(lines) == 1, result.stderr
     assert ("refused" if key else "no admin key") in lines[0]
     assert "secret" not in result.stderr + result.stdout
+
+
+def test_a_different_session_rule_bills_more_sessions(billed: FakeAssistantsAPI) -> None:
+    exporter, metrics = _exporter(billed)
+    exporter.read_once()
+    documented = _sessions(metrics)
+    billed.billing.session_rule = "per_call"
+    try:
+        exporter.read_once()
+        assert _sessions(metrics) > documented >= 1
+        assert _by_kind(metrics)["code_interpreter_session"] == Decimal("0.03") * _sessions(metrics)
+    finally:
+        billed.billing.session_rule = "thread_hour"
