@@ -30,18 +30,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from opentelemetry.instrumentation.openai_assistants import model, observe
+from opentelemetry.instrumentation.openai_assistants import model
 from opentelemetry.instrumentation.openai_assistants.accounting.account import account_run
 from opentelemetry.instrumentation.openai_assistants.accounting.estimator import RunContext, estimate_run
 from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook
 from opentelemetry.instrumentation.openai_assistants.accounting.tokens import default_counter
+from opentelemetry.instrumentation.openai_assistants.assistants import observe
+from opentelemetry.instrumentation.openai_assistants.assistants.report import RunReporter
+from opentelemetry.instrumentation.openai_assistants.assistants.state import RunState
+from opentelemetry.instrumentation.openai_assistants.assistants.streams import RunStreamWatcher
+from opentelemetry.instrumentation.openai_assistants.assistants.tracker import RunTracker
 from opentelemetry.instrumentation.openai_assistants.config import Settings
-from opentelemetry.instrumentation.openai_assistants.hooks import Call
+from opentelemetry.instrumentation.openai_assistants.frontends import Call
 from opentelemetry.instrumentation.openai_assistants.metrics import Instruments
-from opentelemetry.instrumentation.openai_assistants.state import RunState
-from opentelemetry.instrumentation.openai_assistants.streams import RunStreamWatcher
 from opentelemetry.instrumentation.openai_assistants.telemetry import Telemetry
-from opentelemetry.instrumentation.openai_assistants.tracker import RunTracker
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INT64 = (-(2**63), 2**63 - 1)
@@ -337,7 +339,7 @@ def test_tracker_and_span_builder_never_raise_nor_write_bad_attributes(
         if with_account:
             account = account_run(state.run, [s.step for s in state.ordered_steps()], prices=PRICES,
                                   messages=state.messages, request=state.request, counter=COUNTER)
-        telemetry.run_ended(state, account)
+        telemetry.invocation_ended(RunReporter(config).run(state), account)
     check_exported(exporter, reader)
     event(f"runs ended: {min(len(finished), 2)}, spans: {min(len(exporter.get_finished_spans()), 5)}")
 
@@ -393,7 +395,7 @@ def test_estimator_and_accounting_never_raise(run_: model.Run, steps: list[model
                      ended_ns=10**18 + 5)
     for s in steps:
         state.step(s)
-    telemetry.run_ended(state, account)
+    telemetry.invocation_ended(RunReporter(Settings()).run(state), account)
     check_exported(exporter, reader)
 
 

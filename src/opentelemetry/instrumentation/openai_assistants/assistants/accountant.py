@@ -8,15 +8,15 @@ import random
 import time
 from typing import Optional
 
-from .accounting.account import RunAccount, account_run
-from .accounting.estimator import BaseLearner
-from .accounting.history import ThreadHistory
-from .accounting.pricing import PriceBook
-from .accounting.sessions import MemorySessionStore, RedisSessionStore, SessionStore
-from .accounting.tokens import TokenCounter
-from .config import Settings
+from ..accounting.account import RunAccount, account_run
+from ..accounting.estimator import BaseLearner
+from ..accounting.history import ThreadHistory
+from ..accounting.pricing import PriceBook
+from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from ..accounting.tokens import TokenCounter
+from ..config import Settings
+from ..model import Message
 from .fetch import Fetcher
-from .model import Message
 from .state import RunState
 
 logger = logging.getLogger(__name__)
