@@ -17,7 +17,7 @@ from examples.workload import register_scripts, run_workload
 from fakeapi import FakeAssistantsAPI
 from fakeapi.billing import DAY_S, Unseen
 from opentelemetry.instrumentation.openai_assistants import semconv as sc
-from opentelemetry.instrumentation.openai_assistants.billing.cli import Exporter, KeyRefused
+from opentelemetry.instrumentation.openai_assistants.billing.exporter import Exporter, KeyRefused
 from opentelemetry.instrumentation.openai_assistants.billing.ledger import Ledger
 from opentelemetry.instrumentation.openai_assistants.billing.lineitems import load
 from opentelemetry.instrumentation.openai_assistants.billing.metrics import BillingInstruments

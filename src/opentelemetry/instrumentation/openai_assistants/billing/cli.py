@@ -15,25 +15,20 @@ import os
 import signal
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
-from .. import semconv as sc
-from .ledger import DAY_S, Ledger
+from .exporter import Exporter, KeyRefused
+from .ledger import Ledger
 from .lineitems import load
 from .metrics import BillingInstruments
+from .otel import meter_provider
 from .reader import Reader
 
 logger = logging.getLogger("openai_billing_exporter")
 PROG = "openai-billing-exporter"
 MAX_WINDOW_DAYS = 31  # the usage endpoints' limit for daily buckets
-
-
-class KeyRefused(Exception):
-    """The API refused the admin key (401, or 403 without the usage read scope)."""
 
 
 @dataclass(frozen=True)
@@ -79,69 +74,6 @@ def admin_key(options: Options) -> Optional[str]:
         with open(options.admin_key_file) as f:
             return f.read().strip() or None
     return os.environ.get("OPENAI_ADMIN_KEY") or None
-
-
-def meter_provider() -> Any:
-    """OTLP (gRPC or HTTP, by ``OTEL_EXPORTER_OTLP_*``) or a Prometheus endpoint, with a resource of
-    ``service.name`` (``OTEL_SERVICE_NAME`` wins) and a ``service.instance.id`` of this process."""
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
-
-    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or PROG,
-                                SERVICE_INSTANCE_ID: str(uuid.uuid4())})
-    return MeterProvider(resource=resource, metric_readers=[_reader()])
-
-
-def _reader() -> Any:
-    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp").strip() == "prometheus":
-        from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import start_http_server
-
-        start_http_server(int(os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "9464")),
-                          addr=os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "0.0.0.0"))
-        return PrometheusMetricReader()
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
-    protocol = (os.environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
-                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc").strip()
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter  # type: ignore[assignment]
-    return PeriodicExportingMetricReader(OTLPMetricExporter())
-
-
-class Exporter:
-    """Reads every endpoint over the window into the ledger; one failed endpoint keeps its last read."""
-
-    def __init__(self, reader: Reader, ledger: Ledger, instruments: BillingInstruments, window_days: int) -> None:
-        self.reader = reader
-        self.ledger = ledger
-        self.instruments = instruments
-        self.window_days = window_days
-
-    def read_once(self, now: Optional[float] = None) -> bool:
-        """One pass; True when every endpoint was read. Raises ``KeyRefused``."""
-        import openai
-
-        today = int(now if now is not None else time.time()) // DAY_S * DAY_S
-        start, end = today - (self.window_days - 1) * DAY_S, today + DAY_S
-        ok = True
-        for name, read in self.reader.endpoints().items():
-            try:
-                days = read(start, end, self.window_days)
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
-                raise KeyRefused(f"{name}: HTTP {error.status_code}") from None
-            except Exception as error:  # the SDK already retried 429 and 5xx
-                status = getattr(error, "status_code", None)
-                logger.warning("reading %s failed: %s%s", name, type(error).__name__,
-                               f" (HTTP {status})" if status else "")
-                self.instruments.reads.add(1, {sc.BILLING_ENDPOINT: name, sc.BILLING_OUTCOME: "error"})
-                ok = False
-                continue
-            self.ledger.replace(name, days, start)
-            self.instruments.reads.add(1, {sc.BILLING_ENDPOINT: name, sc.BILLING_OUTCOME: "ok"})
-        return ok
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
