@@ -142,6 +142,14 @@ def test_ratio_is_one_per_kind_on_the_dashboard(billing: Billing) -> None:
 
 
 def test_billed_tokens_and_sessions_equal_the_measured(billing: Billing) -> None:
+    tokens = wait_for(lambda: [r for r in billing.prometheus.query("openai_cost:billing_tokens_ratio:last_day")
+                               if len(billing.prometheus.query("openai_cost:billing_tokens_ratio:last_day")) >= 6],
+                      20, "the token ratios")  # input and output of every model the workload ran
+    assert all(float(r["value"][1]) == 1.0 for r in tokens), tokens
+    counts = {r["metric"]["openai_cost_billing_usage"]: float(r["value"][1])
+              for r in billing.prometheus.query("openai_cost:billing_quantity_ratio:last_day")}
+    assert counts == {"code_interpreter_sessions": 1.0, "file_search_calls": 1.0}
+
     def values(expr: str) -> dict[tuple[str, ...], float]:
         return {tuple(sorted(r["metric"].values())): float(r["value"][1]) for r in billing.prometheus.query(expr)}
 
