@@ -142,9 +142,11 @@ def test_ratio_is_one_per_kind_on_the_dashboard(billing: Billing) -> None:
 
 
 def test_billed_tokens_and_sessions_equal_the_measured(billing: Billing) -> None:
-    tokens = wait_for(lambda: [r for r in billing.prometheus.query("openai_cost:billing_tokens_ratio:last_day")
-                               if len(billing.prometheus.query("openai_cost:billing_tokens_ratio:last_day")) >= 6],
-                      20, "the token ratios")  # input and output of every model the workload ran
+    def token_ratios() -> list[dict[str, Any]] | None:
+        result = billing.prometheus.query("openai_cost:billing_tokens_ratio:last_day")
+        return result if len(result) >= 6 else None  # input and output of every model the workload ran
+
+    tokens = wait_for(token_ratios, 20, "the token ratios")
     assert all(float(r["value"][1]) == 1.0 for r in tokens), tokens
     counts = {r["metric"]["openai_cost_billing_usage"]: float(r["value"][1])
               for r in billing.prometheus.query("openai_cost:billing_quantity_ratio:last_day")}
