@@ -13,7 +13,9 @@ the workload, unless a test injects a discrepancy:
 - ``revise(day, kind, factor)``: a later revision of a day's amount for one kind.
 
 Only the models in ``RATES`` are priced (the workloads' models); other models appear in the token
-usage but not in the costs. Payloads are validated with the SDK's own page model by the server.
+usage but not in the costs. Runs whose usage the fake does not report (``report_usage=False``) are
+not billed. One project (``project_id``) holds every run. Payloads are validated with the SDK's own
+page model by the server; a wrong admin key gets the real API's 401.
 """
 
 from __future__ import annotations
