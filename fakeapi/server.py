@@ -15,6 +15,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, Reply, StreamReply
+from .billing import FakeBilling
 from .clock import FakeClock
 from .engine import Event
 from .faults import ERROR_BODIES, ERROR_KINDS, WEIRD_KINDS, Fault, Faults, weird
@@ -88,6 +89,7 @@ class FakeAssistantsAPI:
         self.api = Api(self.world, self.scripts, lambda: self.report_usage)
         self.responses = ResponsesApi(self.world, self.response_scripts, lambda: self.report_usage)
         self.api.routes.extend(self.responses.routes)
+        self.billing = FakeBilling(self.world)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeAssistantsAPI:
@@ -207,6 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not url.path.startswith(API_PREFIX + "/"):
             self._send_json(404, _error(f"Invalid URL ({self.command} {url.path})", "invalid_request_error"))
             return
+        if url.path.startswith(API_PREFIX + "/organization/"):
+            self._billing(url.path[len(API_PREFIX) :], query, fault)
+            return
         try:
             reply = fake.api.handle(self.command, url.path[len(API_PREFIX) :], query, body)
         except NotFound as exc:
@@ -226,6 +231,23 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             assert isinstance(reply, Reply)
             self._send_json(reply.status, reply.body, fault)
+
+    def _billing(self, path: str, query: Dict[str, Any], fault: Optional[Fault]) -> None:
+        """The organization Costs and Usage endpoints: admin key first, as the real API checks it."""
+        billing = self.fake.billing
+        if not billing.authorized(self.headers.get("Authorization")):
+            problem = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+            self._send_json(401, _error(problem, "invalid_request_error", code="invalid_api_key"))
+            return
+        try:
+            page = billing.handle(path, query)
+        except BadRequest as exc:
+            self._send_json(400, _error(str(exc), "invalid_request_error", exc.param), fault)
+            return
+        if page is None:
+            self._send_json(404, _error(f"Invalid URL ({self.command} /v1{path})", "invalid_request_error"))
+            return
+        self._send_json(200, page, fault)
 
     # -- response -----------------------------------------------------------------------------
     def _headers(self, status: int, content_type: str) -> None:

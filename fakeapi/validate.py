@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Type, get_args
 
+from openai.types.admin.organization import UsageCostsResponse
 from openai.types.beta import Assistant, AssistantDeleted, AssistantStreamEvent, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
@@ -51,6 +52,7 @@ OBJECT_MODELS: Dict[str, Type[BaseModel]] = {
     "container.deleted": Deleted,
     "container.file": FileRetrieveResponse,
     "container.file.deleted": Deleted,
+    "page": UsageCostsResponse,  # organization Costs and Usage pages: every endpoint shares the bucket union
 }
 
 #: Top-level objects the real API always sends with every declared key (null when empty).

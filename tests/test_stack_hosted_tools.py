@@ -85,7 +85,10 @@ def test_dashboard_row_hosted_tools() -> None:
     dashboard = load_dashboard()
     (row,) = [p for p in dashboard["panels"] if p["type"] == "row" and p["title"] == "Hosted tools"]
     assert row["gridPos"]["y"] >= 200
-    below = [p for p in dashboard["panels"] if p["type"] != "row" and p["gridPos"]["y"] > row["gridPos"]["y"]]
+    top = row["gridPos"]["y"]
+    rows_after = [p["gridPos"]["y"] for p in dashboard["panels"] if p["type"] == "row" and p["gridPos"]["y"] > top]
+    end = min(rows_after, default=float("inf"))  # the row's panels: up to the next row
+    below = [p for p in dashboard["panels"] if p["type"] != "row" and top < p["gridPos"]["y"] < end]
     titles = {p["title"] for p in below}
     assert {
         "Container spend by tier and rule (USD/h)",

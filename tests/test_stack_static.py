@@ -15,11 +15,13 @@ from tests.stack.naming import (
     GAUGE,
     HISTOGRAM,
     METRICS,
+    billing_series,
     emitted_labels,
     emitted_series,
     prometheus_name,
 )
 from tests.stack.promql import (
+    BILLING_RULES_FILE,
     DOCKER,
     dashboard_targets,
     label_names,
@@ -42,7 +44,7 @@ def _compose() -> dict[str, Any]:
 
 
 def _recorded() -> set[str]:
-    return {r["record"] for r in load_rules() if "record" in r}
+    return {r["record"] for r in (*load_rules(), *load_rules(BILLING_RULES_FILE)) if "record" in r}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +73,15 @@ def test_prometheus_name(otel_name: str, unit: str, kind: str, expected: str) ->
 
 def test_compose_parses_and_has_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo"}
+    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo", "billing-exporter"}
+
+
+def test_billing_exporter_is_off_unless_its_profile_is_enabled() -> None:
+    service = _compose()["services"]["billing-exporter"]
+    assert service["profiles"] == ["billing"]
+    assert service["environment"]["OPENAI_ADMIN_KEY"] == "${OPENAI_ADMIN_KEY:-}"  # never a key in the file
+    assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    assert "openai-billing-exporter" in " ".join(service["command"])
 
 
 def test_images_are_pinned() -> None:
@@ -79,7 +89,7 @@ def test_images_are_pinned() -> None:
         image = service["image"]
         repo, _, tag = image.rpartition(":")
         assert repo and tag, f"{name}: image {image!r} has no tag"
-        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not pinned"
+        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+(-[a-z]+)?", tag), f"{name}: {image!r} is not pinned"
 
 
 def test_every_mounted_file_exists() -> None:
@@ -134,7 +144,7 @@ def test_collector_binds_all_interfaces_and_keeps_default_translation() -> None:
 
 
 def _check_names(where: str, expr: str) -> None:
-    allowed = emitted_series() | _recorded()
+    allowed = emitted_series() | billing_series() | _recorded()
     unknown = metric_names(expr) - allowed
     assert not unknown, f"{where}: {sorted(unknown)} are not emitted (expr: {expr})"
     labels = label_names(expr)
@@ -221,3 +231,11 @@ def test_rules_cover_both_apis() -> None:
     for alert in ("AssistantsSpendSpike", "AssistantsCodeInterpreterSessionSurge", "AssistantsFailedRunsHigh"):
         summary = rules[alert]["annotations"]["summary"]
         assert "{{ if $labels.gen_ai_agent_name }}" in summary and "Responses API" in summary, alert
+
+def test_billing_rules_query_only_emitted_names() -> None:
+    rules = load_rules(BILLING_RULES_FILE)
+    assert {r["alert"] for r in rules if "alert" in r} == {"OpenAIBilledSpendMismatch"}
+    for rule in rules:
+        _check_names(rule.get("record") or rule["alert"], rule["expr"])
+        if "alert" in rule:
+            assert "openai_cost_kind" in rule["annotations"]["summary"]

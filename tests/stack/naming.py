@@ -195,6 +195,22 @@ METRICS: tuple[MetricSpec, ...] = (
 
 SPECS = {m.name: m for m in METRICS}
 
+#: The billing exporter's metrics (a separate process): billed figures per UTC day.
+BILLING_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(sc.METRIC_BILLED_SPEND, GAUGE, "USD",
+               (sc.COST_KIND, sc.BILLING_LINE_ITEM, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_TOKENS, GAUGE, "{token}",
+               (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_TOKEN_TYPE, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_QUANTITY, GAUGE, "{item}", (sc.BILLING_USAGE, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_DAY, GAUGE, "s", (sc.BILLING_DAY,)),
+    MetricSpec(sc.METRIC_BILLING_READS, COUNTER, "{request}", (sc.BILLING_ENDPOINT, sc.BILLING_OUTCOME)),
+)
+
+
+def billing_series() -> set[str]:
+    """Every Prometheus series name the billing exporter produces."""
+    return set().union(*(m.series for m in BILLING_METRICS))
+
 
 def emitted_series() -> set[str]:
     """Every Prometheus series name the instrumentation can produce."""
@@ -202,5 +218,5 @@ def emitted_series() -> set[str]:
 
 
 def emitted_labels() -> set[str]:
-    """Every Prometheus label name of our metrics (metadata labels excepted)."""
-    return set().union(*(m.labels for m in METRICS))
+    """Every Prometheus label name of our metrics and the billing exporter's (metadata labels excepted)."""
+    return set().union(*(m.labels for m in (*METRICS, *BILLING_METRICS))) | {prometheus_label(sc.PROJECT)}

@@ -49,6 +49,7 @@ class Invocation:
     status: Optional[str] = None  # openai_cost.status; None: not a run or response (no run metrics)
     metadata: Attrs = field(default_factory=dict)  # allow-listed attribution attributes
     spans: bool = True  # False: metrics only (another instrumentation makes the spans)
+    project: Optional[str] = None  # the client's OpenAI project id (openai_cost.project metric label)
     server: Attrs = field(default_factory=dict)  # server.address and .port: labels of the gen_ai.client.* metrics
 
 

@@ -141,6 +141,7 @@ ROLLUP_COST_FILE_SEARCH = "openai_cost.rollup.file_search_usd"
 ROLLUP_COST_IMAGE_GENERATION = "openai_cost.rollup.image_generation_usd"
 
 METADATA_PREFIX = "openai_cost.metadata."
+PROJECT = "openai_cost.project"  # the client's OpenAI project id (few per app), to line up with billed figures
 
 # --- Metrics ----------------------------------------------------------------------------------
 METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
@@ -159,6 +160,12 @@ METRIC_CONTAINERS = "openai_cost.containers"  # containers opened (first billed)
 METRIC_CONTAINERS_LIVE = "openai_cost.containers.live"  # opened minus settled (up-down counter)
 METRIC_AUTO_CONTAINERS_WITHOUT_CALL = "openai_cost.containers.auto_without_call"  # auto mode, no container named
 METRIC_SESSION_EVICTIONS = "openai_cost.sessions.live_evictions"
+# Billed figures, exported by the separate billing exporter from OpenAI's Costs and Usage API.
+METRIC_BILLED_SPEND = "openai_cost.billed.spend"  # gauge, USD of one UTC day (latest read)
+METRIC_BILLED_TOKENS = "openai_cost.billed.tokens"  # gauge, tokens of one UTC day by model
+METRIC_BILLED_QUANTITY = "openai_cost.billed.quantity"  # gauge, sessions or calls of one UTC day
+METRIC_BILLED_DAY = "openai_cost.billed.day_start"  # gauge, Unix start of each day read
+METRIC_BILLING_READS = "openai_cost.billing.reads"  # counter, the exporter's reads by outcome
 
 STATUS = "openai_cost.status"  # metric label: a run's or response's final status, or how it ended unseen
 COST_KIND = "openai_cost.kind"  # input_tokens | output_tokens | code_interpreter_session
@@ -170,6 +177,11 @@ KIND_FILE_SEARCH = "file_search"
 KIND_IMAGE_GENERATION = "image_generation"
 LIFE_OBSERVED = "observed"
 LIFE_INFERRED = "inferred"
+BILLING_DAY = "openai_cost.billing.day"  # UTC day of a billed figure, YYYY-MM-DD (only days in the window)
+BILLING_LINE_ITEM = "openai_cost.billing.line_item"  # OpenAI's line item, e.g. "gpt-4o-mini, input"
+BILLING_USAGE = "openai_cost.billing.usage"  # code_interpreter_sessions | web_search_calls | file_search_calls
+BILLING_ENDPOINT = "openai_cost.billing.endpoint"  # costs | completions | ... (the exporter's reads)
+BILLING_OUTCOME = "openai_cost.billing.outcome"  # ok | error
 
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(0.01 * 2**i for i in range(14))  # 0.01, 0.02, ... 81.92

@@ -93,7 +93,8 @@ class Telemetry:
             self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
         if record.tool is not None:
             labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
-                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
+                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
+                      **_project_label(invocation)}
             self.instruments.tool_calls.add(1, labels)
 
     # --- metrics ----------------------------------------------------------------------------------
@@ -106,7 +107,8 @@ class Telemetry:
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
                        sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
-                       **(invocation.metadata if self.settings.metadata_metric_labels else {})})
+                       **(invocation.metadata if self.settings.metadata_metric_labels else {}),
+                       **_project_label(invocation)})
 
     def _duration(self, ns: int, operation: str, invocation: Invocation, error: Optional[str]) -> None:
         labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: invocation.provider,
@@ -119,6 +121,11 @@ class Telemetry:
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
+
+
+def _project_label(invocation: Invocation) -> Attrs:
+    """Lines our figures up with the bill, which OpenAI groups by project."""
+    return {sc.PROJECT: invocation.project} if invocation.project else {}
 
 
 def _clean(attrs: Attrs) -> Attrs:
@@ -272,7 +279,7 @@ class Ledger:
                 self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
                                       run_leaf.usage.output_tokens)
         agent = {k: v for k, v in labels.items()
-                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
+                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE, sc.PROJECT)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)

@@ -11,7 +11,7 @@ from opentelemetry.trace import SpanKind
 from .. import semconv as sc
 from ..config import Settings
 from ..content import Content
-from ..fields import provider_of, server_of
+from ..fields import project_of, provider_of, server_of
 from ..frontends import Call
 from ..invocation import Attrs, Invocation, SpanRecord, server_labels
 from ..model import ERROR_RUN_STATUSES, Assistant, ToolCall
@@ -69,7 +69,7 @@ class RunReporter:
         )
         status = state.run.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_ASSISTANTS, state.provider, state.run.model, state.assistant_name, state.parent,
-                          root, status=status, metadata=self._metadata(state),
+                          root, status=status, metadata=self._metadata(state), project=project_of(state.client),
                           server=server_labels(state.server_address, state.server_port))
 
     def _base(self, state: RunState) -> Attrs:

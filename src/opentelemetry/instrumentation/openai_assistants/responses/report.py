@@ -11,6 +11,7 @@ from opentelemetry.trace import Link, SpanKind
 from .. import semconv as sc
 from ..config import Settings
 from ..content import Content
+from ..fields import project_of
 from ..invocation import Attrs, Invocation, SpanRecord, server_labels
 from ..model import ERROR_RESPONSE_STATUSES, Message, ToolCall
 from .state import ResponseState
@@ -59,6 +60,7 @@ class ResponseReporter:
         status = response.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_RESPONSES, state.provider, model, None, state.parent, root, status=status,
                           metadata=self._metadata(state), spans=self.settings.responses_spans,
+                          project=project_of(state.client),
                           server=server_labels(state.server_address, state.server_port))
 
     def _attrs(self, state: ResponseState) -> Attrs:
