@@ -1,5 +1,5 @@
-"""The fake API as a tool for users: ``python -m fakeapi`` with its options, and the pytest plugin in a
-project of their own, both run from a directory outside the checkout."""
+"""The fake API as a tool for users: ``python -m fakeapi`` with its options, run from a directory outside
+the checkout (the pytest plugin in a project of one's own: ``test_readme.py``)."""
 
 from __future__ import annotations
 
@@ -90,26 +90,3 @@ def test_script_file_checks_usage(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text(json.dumps({"x": [{"say": "hi", "usage": [1]}]}))
     with pytest.raises(ScriptError, match="usage"):
         load_scripts(tmp_path / "s.json")
-
-
-USER_CONFTEST = 'pytest_plugins = ["fakeapi.pytest_plugin"]\n'
-USER_TEST = '''
-from fakeapi import Say
-
-
-def test_my_assistant_code(fake_api, fake_client):
-    fake_api.scripts["greet"] = [Say("Bonjour!", usage=(50, 3))]
-    assistant = fake_client.beta.assistants.create(model="gpt-4o-mini", metadata={"script": "greet"})
-    run = fake_client.beta.threads.create_and_run_poll(assistant_id=assistant.id)
-    assert run.status == "completed" and run.usage.total_tokens == 53
-    assert fake_api.count("POST", "/threads/runs$") == 1
-'''
-
-
-def test_pytest_plugin_in_a_project_of_ones_own(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text(USER_CONFTEST)
-    (tmp_path / "test_mine.py").write_text(USER_TEST)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"],
-                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 passed" in done.stdout
