@@ -45,6 +45,7 @@ from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor  # noqa: E402
 
 ACCOUNTING_LOGGER = "opentelemetry.instrumentation.openai_assistants.accounting"
+FIRST_PAUSE_S = 10.0
 #: Warnings the summary explains in a line of its own: the made-up model's missing price, no tokenizer.
 EXPLAINED = (UNPRICED_ON_PURPOSE, "No tiktoken encoding available")
 
@@ -86,8 +87,8 @@ def _metric_readers(reader: InMemoryMetricReader, prometheus_port: Optional[int]
     return readers
 
 
-def _providers(spans: InMemorySpanExporter, reader: InMemoryMetricReader,
-               prometheus_port: Optional[int] = None) -> tuple[Any, Any]:
+def _providers(spans: InMemorySpanExporter, reader: InMemoryMetricReader, prometheus_port: Optional[int] = None,
+               **options: Any) -> tuple[Any, Any]:
     """Our own providers, or, under ``opentelemetry-instrument``, the global ones it configured."""
     if AssistantsInstrumentor().is_instrumented_by_opentelemetry:
         provider = trace.get_tracer_provider()
@@ -98,12 +99,14 @@ def _providers(spans: InMemorySpanExporter, reader: InMemoryMetricReader,
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         tracer_provider.add_span_processor(BatchSpanProcessor(_otlp_exporters()[0]))
     meter_provider = MeterProvider(metric_readers=_metric_readers(reader, prometheus_port))
-    AssistantsInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    AssistantsInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, **options)
     return tracer_provider, meter_provider
 
 
 def _steady(server: FakeAssistantsAPI, exporter: InMemorySpanExporter, args: argparse.Namespace) -> None:
-    """The workload every ``interval`` seconds, a line per cycle, until interrupted or ``duration`` ends."""
+    """The workload every ``interval`` seconds, a line per cycle, until interrupted or ``duration`` ends.
+
+    The second cycle starts sooner, so that rates have two points within a minute."""
     start = time.monotonic()
     total, cycle = 0.0, 0
     print(f"steady workload every {args.interval:g} s; Ctrl-C to stop", flush=True)
@@ -122,7 +125,8 @@ def _steady(server: FakeAssistantsAPI, exporter: InMemorySpanExporter, args: arg
             exporter.clear()
             print(f"cycle {cycle}: {len(runs)} runs, ${spent:.6f}, total ${total:.6f}"
                   + ("  (spike: runaway agent)" if spiking else ""), flush=True)
-            time.sleep(max(0.0, args.interval - (time.monotonic() - began)))
+            pause = args.interval if cycle > 1 else min(args.interval, FIRST_PAUSE_S)
+            time.sleep(max(0.0, pause - (time.monotonic() - began)))
     except KeyboardInterrupt:
         pass
     print(f"{cycle} cycles, total spend ${total:.6f}")
@@ -133,9 +137,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tree", action="store_true", help="print the span tree, with tokens and cost, "
                                                             "instead of the summary")
     parser.add_argument("--steady", action="store_true", help="repeat the workload until interrupted")
-    parser.add_argument("--interval", type=float, default=30.0,
-                        help="seconds between the starts of two steady cycles (default 30: each assistant "
-                             "stays under the spike alert's 5 USD/h floor)")
+    parser.add_argument("--interval", type=float, default=40.0,
+                        help="seconds between the starts of two steady cycles (default 40: about 8.5 USD/h, "
+                             "under the 10 USD/h budget, each assistant under the spike alert's 5 USD/h)")
     parser.add_argument("--spike-at", type=float, metavar="SECONDS",
                         help="with --steady: from this many seconds on, a runaway agent spends about 1 USD a cycle")
     parser.add_argument("--spike-runs", type=int, default=3, help=argparse.SUPPRESS)
@@ -149,7 +153,9 @@ def main() -> None:
     args = _arguments()
     _quiet()
     exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
-    tracer_provider, meter_provider = _providers(exporter, reader, args.prometheus_port)
+    # Steady: also estimate runs with reported usage, so that the dashboard's estimate-error panel has data.
+    options = {"estimate_sample_rate": 1.0} if args.steady else {}
+    tracer_provider, meter_provider = _providers(exporter, reader, args.prometheus_port, **options)
     with FakeAssistantsAPI() as server:
         register_scripts(server)
         if args.steady:
