@@ -44,7 +44,6 @@ from fakeapi import FakeAssistantsAPI  # noqa: E402
 from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor  # noqa: E402
 
-ACCOUNTING_LOGGER = "opentelemetry.instrumentation.openai_assistants.accounting"
 FIRST_PAUSE_S = 10.0
 #: Warnings the summary explains in a line of its own: the made-up model's missing price, no tokenizer.
 EXPLAINED = (UNPRICED_ON_PURPOSE, "No tiktoken encoding available")
@@ -59,8 +58,10 @@ class _ExplainedInSummary(logging.Filter):
 
 
 def _quiet() -> None:
-    for name in ("pricing", "tokens"):
-        logging.getLogger(f"{ACCOUNTING_LOGGER}.{name}").addFilter(_ExplainedInSummary())
+    """Warnings the summary explains go unprinted, whichever module logs them; all others still show."""
+    logging.basicConfig(format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_ExplainedInSummary())
 
 
 def _otlp_exporters() -> tuple[Any, Any]:
