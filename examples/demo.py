@@ -32,7 +32,7 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ:  # the checkout's shared cache, when 
     if _found:
         os.environ["TIKTOKEN_CACHE_DIR"] = _found
 
-from demo_report import UNPRICED_ON_PURPOSE, run_cost, runs_of, span_tree, summary  # noqa: E402
+from demo_report import UNPRICED_ON_PURPOSE, leaf_spend, runs_of, span_tree, summary  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
@@ -120,8 +120,8 @@ def _steady(server: FakeAssistantsAPI, exporter: InMemorySpanExporter, args: arg
             if spiking:
                 run_runaway(server.base_url, args.spike_runs)
             AssistantsInstrumentor().force_flush()
-            runs = runs_of(exporter.get_finished_spans())
-            spent = sum(map(run_cost, runs))
+            spans = exporter.get_finished_spans()
+            runs, spent = runs_of(spans), leaf_spend(spans)
             total += spent
             exporter.clear()
             print(f"cycle {cycle}: {len(runs)} runs, ${spent:.6f}, total ${total:.6f}"

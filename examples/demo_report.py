@@ -29,6 +29,13 @@ def run_cost(span: ReadableSpan) -> float:
     return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
+def leaf_spend(spans: Iterable[ReadableSpan]) -> float:
+    """Every span's leaf costs (``openai_cost.*_usd``, not roll-ups): each dollar once, whatever the API."""
+    return sum(float(value) for span in spans for key, value in (span.attributes or {}).items()
+               if key.startswith("openai_cost.") and key.endswith("_usd") and ".rollup." not in key
+               and isinstance(value, (int, float)))
+
+
 def _source(a: Mapping[str, Any]) -> str:
     source = str(a.get("openai_cost.usage.source", "-"))
     return source + DEGRADED_MARK if a.get("openai_cost.usage.degraded") else source
