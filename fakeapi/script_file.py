@@ -94,9 +94,10 @@ def load_scripts(path: str | Path) -> Dict[str, Script]:
     return {str(name): script_from(value) for name, value in data.items()}
 
 
-def describe(script: Script) -> str:
-    """A short description of a script, for ``--list-scripts``."""
-    return ", ".join(type(step).__name__.lower() for step in script.steps)
+def describe(script: Any) -> str:
+    """A short description of a script (its steps, or a response script's items), for ``--list-scripts``."""
+    parts = getattr(script, "steps", None) or getattr(script, "items", ())
+    return ", ".join(type(part).__name__.lower() for part in parts)
 
 
 __all__ = ["ScriptError", "describe", "load_scripts", "script_from", "step_from"]
