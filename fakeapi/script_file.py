@@ -96,7 +96,7 @@ def load_scripts(path: str | Path) -> Dict[str, Script]:
 
 def describe(script: Any) -> str:
     """A short description of a script (its steps, or a response script's items), for ``--list-scripts``."""
-    parts = getattr(script, "steps", None) or getattr(script, "items", ())
+    parts: Any = getattr(script, "steps", None) or getattr(script, "items", ())
     return ", ".join(type(part).__name__.lower() for part in parts)
 
 
