@@ -1,5 +1,5 @@
-"""The demo: a scripted assistant workload against a local simulated Assistants API (no API key),
-traced and metered by the instrumentor, printed as a cost summary.
+"""The demo: a scripted Assistants workload and a Responses workload against a local simulated
+OpenAI API (no API key), traced and metered by the instrumentor, printed as a cost summary.
 
     python examples/demo.py            # explicit AssistantsInstrumentor().instrument()
     opentelemetry-instrument python examples/demo.py   # the same, loaded by the entry point
@@ -32,12 +32,13 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ:  # the checkout's shared cache, when 
     if _found:
         os.environ["TIKTOKEN_CACHE_DIR"] = _found
 
-from demo_report import UNPRICED_ON_PURPOSE, leaf_spend, runs_of, span_tree, summary  # noqa: E402
+from demo_report import UNPRICED_ON_PURPOSE, leaf_spend, responses_in, runs_of, span_tree, summary  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from responses_workload import register_response_scripts, responses_summary, run_responses_workload  # noqa: E402
 from workload import register_scripts, run_runaway, run_workload  # noqa: E402
 
 from fakeapi import FakeAssistantsAPI  # noqa: E402
@@ -116,6 +117,7 @@ def _steady(server: FakeAssistantsAPI, exporter: InMemorySpanExporter, args: arg
             began = time.monotonic()
             cycle += 1
             run_workload(server.base_url)
+            run_responses_workload(server.base_url)
             spiking = args.spike_at is not None and began - start >= args.spike_at
             if spiking:
                 run_runaway(server.base_url, args.spike_runs)
@@ -124,7 +126,8 @@ def _steady(server: FakeAssistantsAPI, exporter: InMemorySpanExporter, args: arg
             runs, spent = runs_of(spans), leaf_spend(spans)
             total += spent
             exporter.clear()
-            print(f"cycle {cycle}: {len(runs)} runs, ${spent:.6f}, total ${total:.6f}"
+            print(f"cycle {cycle}: {len(runs)} runs, {responses_in(spans)} responses, ${spent:.6f}, "
+                  f"total ${total:.6f}"
                   + ("  (spike: runaway agent)" if spiking else ""), flush=True)
             pause = args.interval if cycle > 1 else min(args.interval, FIRST_PAUSE_S)
             time.sleep(max(0.0, pause - (time.monotonic() - began)))
@@ -159,14 +162,16 @@ def main() -> None:
     tracer_provider, meter_provider = _providers(exporter, reader, args.prometheus_port, **options)
     with FakeAssistantsAPI() as server:
         register_scripts(server)
+        register_response_scripts(server)
         if args.steady:
             _steady(server, exporter, args)
         else:
             run_workload(server.base_url)
+            run_responses_workload(server.base_url)
         AssistantsInstrumentor().force_flush()
     if not args.steady:
         spans = list(exporter.get_finished_spans())
-        print("\n".join(span_tree(spans) if args.tree else summary(spans)))
+        print("\n".join(span_tree(spans) if args.tree else [*summary(spans), "", *responses_summary(spans)]))
     for provider in (tracer_provider, meter_provider):
         getattr(provider, "force_flush", lambda: None)()
 

@@ -24,6 +24,12 @@ def runs_of(spans: Iterable[ReadableSpan]) -> list[ReadableSpan]:
     return sorted((s for s in spans if s.name.startswith("invoke_agent")), key=lambda s: s.start_time or 0)
 
 
+def responses_in(spans: Iterable[ReadableSpan]) -> int:
+    """How many responses (Responses API inference spans) there are among ``spans``."""
+    return sum(1 for s in spans if (s.attributes or {}).get("openai.api.type") == "responses"
+               and (s.attributes or {}).get("gen_ai.operation.name") == "chat")
+
+
 def run_cost(span: ReadableSpan) -> float:
     cost = (span.attributes or {}).get("openai_cost.rollup.total_usd")
     return float(cost) if isinstance(cost, (int, float)) else 0.0

@@ -187,3 +187,37 @@ def test_dashboard_covers_every_metric_but_says_which_translation() -> None:
     assert "gen_ai_agent_name" in names["assistant"]["definition"]
     assert "gen_ai_request_model" in names["model"]["definition"]
     assert all(v["allValue"] == ".*" for v in names.values())
+
+
+def test_dashboard_covers_both_apis() -> None:
+    """An ``api`` variable filters every panel of the rows above y = 200 that filters by assistant or
+    model (the rows from y = 200 on, about hosted tools and billing, keep their own filters); panels
+    that mix the APIs tell them apart; a row compares their spend."""
+    dashboard = load_dashboard()
+    names = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert names["api"]["definition"] == "label_values(openai_cost_runs_total, openai_api_type)"
+    assert '$api' in names["model"]["definition"]
+    upper = {**dashboard, "panels": [p for p in dashboard["panels"] if p["gridPos"]["y"] < 200]}
+    for title, expr in dashboard_targets(upper):
+        for selector in re.findall(r"\{[^{}]*\}", expr):
+            if "$assistant" in selector or "$model" in selector:
+                assert 'openai_api_type=~"$api"' in selector, f"{title}: {selector}"
+    by_title = {p["title"]: p for p in dashboard["panels"]}
+    for title in ("Spend by API (USD/h)", "Runs and responses by status (per min)",
+                  "Inference duration (chat: Assistants steps, responses)"):
+        assert all("openai_api_type" in t["legendFormat"] for t in by_title[title]["targets"]), title
+    assert by_title["Both APIs: Assistants and Responses"]["gridPos"]["y"] == 100
+
+
+def test_rules_cover_both_apis() -> None:
+    """Per-caller rules keep the APIs apart (Responses traffic has no assistant name); the budget
+    adds them up."""
+    rules = {r.get("record") or r["alert"]: r for r in load_rules()}
+    for name in ("assistants:spend_usd_per_hour:rate5m", "assistants:code_interpreter_sessions_per_hour:rate10m",
+                 "assistants:runs_failed:ratio15m", "assistants:runs:increase15m"):
+        groupings = re.findall(r"by \(([^()]*)\)", rules[name]["expr"])
+        assert groupings and all(g == "openai_api_type, gen_ai_agent_name" for g in groupings), name
+    assert rules["assistants:spend_usd:increase1h"]["expr"] == "sum(increase(openai_cost_spend_USD_total[1h]))"
+    for alert in ("AssistantsSpendSpike", "AssistantsCodeInterpreterSessionSurge", "AssistantsFailedRunsHigh"):
+        summary = rules[alert]["annotations"]["summary"]
+        assert "{{ if $labels.gen_ai_agent_name }}" in summary and "Responses API" in summary, alert

@@ -1,4 +1,4 @@
-"""OpenTelemetry instrumentation for the OpenAI Assistants API.
+"""OpenTelemetry instrumentation for the OpenAI Assistants and Responses APIs.
 
 Usage::
 
@@ -7,14 +7,20 @@ Usage::
     AssistantsInstrumentor().instrument()
 
 Every run the app creates becomes an ``invoke_agent`` span with a ``chat`` child per run step and
-an ``execute_tool`` child per tool call, carrying tokens (reported or estimated) and cost.
+an ``execute_tool`` child per tool call; every response a ``chat`` span with an ``execute_tool``
+child per tool-call item; all carrying tokens (reported or estimated) and cost.
+
+Layout: ``hooks`` (the SDK's choke points) hand each call to the API front end that claims its path
+(``frontends``; ``assistants/``, ``responses/``), which turns what it observed into the plain records of ``model``,
+accounts for them with ``accounting/`` and hands ``invocation`` records to ``telemetry``, the one
+writer of spans and metrics.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-from typing import Any, Collection, Optional
+from typing import Any, Collection, Optional, Union
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
@@ -23,16 +29,20 @@ from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
 from . import hooks
-from .accountant import Accountant
+from .accounting.tokens import default_counter
+from .assistants import AssistantsFrontEnd
+from .assistants.accountant import price_book
+from .assistants.fetch import Fetcher
+from .assistants.tracker import RunTracker
 from .background import Background
 from .config import Settings
-from .fetch import Fetcher
+from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
-from .pipeline import RunFinisher
+from .responses import ResponsesFrontEnd
+from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
 from .telemetry import Telemetry
-from .tracker import RunTracker
 from .version import __version__
 
 __all__ = ["AssistantsInstrumentor"]
@@ -51,9 +61,15 @@ _PATCHES = (
 
 
 class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Traces and meters the Assistants API of the ``openai`` SDK (sync and async)."""
+    """Traces and meters the Assistants and Responses APIs of the ``openai`` SDK (sync and async).
+
+    Options (besides those of ``config.Settings``): ``assistants=False`` or ``responses=False`` leave
+    that API untraced; ``responses_spans=False`` keeps Responses money and metrics but makes no spans.
+    """
 
     _tracker: Optional[RunTracker] = None
+    _registry: Optional[Registry] = None
+    _responses: Optional[ResponseTracker] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
 
@@ -66,21 +82,22 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
         telemetry = Telemetry(tracer, Instruments(meter), settings)
-        accountant = Accountant(settings)
-        fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
-        tracker = RunTracker(settings, finish=lambda state: finisher(state),
-                             on_assistant_call=telemetry.assistant_created, on_message=accountant.remember)
         background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
-                                on_tick=tracker.sweep)
-        finisher = RunFinisher(settings, background, fetcher, telemetry, tracker.assistants, accountant)
-        tracker.on_track = background.ensure_ticking
-        self._tracker, self._background, self._fetcher = tracker, background, fetcher
+                                on_tick=self._sweep)
+        prices = price_book(settings)
+        assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
+        responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter())
+        self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
+        self._responses = responses.tracker
+        chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
+                                               (settings.responses, responses.tracker)]
+        registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
-            "sync_request": hooks.sync_request(tracker),
-            "async_request": hooks.async_request(tracker),
-            "parse": hooks.parse(tracker),
-            "sync_stream": hooks.stream(tracker, is_async=False),
-            "async_stream": hooks.stream(tracker, is_async=True),
+            "sync_request": hooks.sync_request(registry),
+            "async_request": hooks.async_request(registry),
+            "parse": hooks.parse(registry),
+            "sync_stream": hooks.stream(registry, is_async=False),
+            "async_stream": hooks.stream(registry, is_async=True),
         }
         for module, name, factory in _PATCHES:
             wrap_function_wrapper(module, name, factories[factory])
@@ -97,25 +114,34 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for module, name, _ in _PATCHES:
             owner_name, attr = name.split(".")
             unwrap(getattr(modules[module], owner_name), attr)
-        if self._tracker is not None:
-            self._tracker.enabled = False  # wrappers captured elsewhere go quiet too
-            self._tracker.end_all("shutdown")
+        if self._registry is not None:
+            self._registry.enabled = False  # wrappers captured elsewhere go quiet too
+        for tracker in self._trackers():
+            tracker.enabled = False
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
-        self._tracker = self._background = self._fetcher = None  # let every cache go
+        self._tracker = self._background = self._fetcher = self._registry = None  # let every cache go
+        self._responses = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.
 
         Call it before ``TracerProvider.force_flush()``.
         """
-        if self._tracker is not None:
-            self._tracker.sweep()
+        self._sweep()
         return self._background.drain(timeout_millis / 1000) if self._background else True
 
+    def _trackers(self) -> list[Union[RunTracker, ResponseTracker]]:
+        return [t for t in (self._tracker, self._responses) if t is not None]
+
+    def _sweep(self) -> None:
+        for tracker in self._trackers():
+            tracker.sweep()
+
     def _at_exit(self) -> None:
-        if self._tracker is not None:
-            self._tracker.end_all("shutdown")
+        for tracker in self._trackers():
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
 
     def _shutdown(self, timeout_s: float) -> None:

@@ -42,6 +42,9 @@ class Settings:
     session_store: Any = None  # accounting.sessions.SessionStore; in-memory by default
     redis_url: Optional[str] = None  # shorthand for a RedisSessionStore
     overheads: Any = None  # accounting.estimator.Overheads
+    assistants: bool = True  # trace the Assistants API
+    responses: bool = True  # trace the Responses API (with Conversations and Containers)
+    responses_spans: bool = True  # False: Responses money and metrics only, spans left to another instrumentation
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:

@@ -11,7 +11,6 @@ from typing import Iterable, Optional
 
 from . import semconv as sc
 from .model import Message, ToolCall
-from .state import RunState
 
 Attributes = dict[str, str]
 _ELLIPSIS = "…"
@@ -25,16 +24,14 @@ class Content:
     def cap(self, text: str) -> str:
         return text if len(text) <= self.max_length else text[: self.max_length - 1] + _ELLIPSIS
 
-    def run(self, state: RunState) -> Attributes:
+    def invocation(self, instructions: Iterable[Optional[str]], outputs: list[Message]) -> Attributes:
+        """A run's or response's system instructions and output messages."""
         if not self.enabled:
             return {}
         attrs: Attributes = {}
-        instructions = [t for t in (state.run.instructions, state.request.additional_instructions) if t]
-        if instructions:
-            attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = self._json(
-                [{"type": "text", "content": t} for t in instructions]
-            )
-        outputs = sorted(state.messages.values(), key=lambda m: m.created_at or 0)
+        texts = [t for t in instructions if t]
+        if texts:
+            attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = self._json([{"type": "text", "content": t} for t in texts])
         if outputs:
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = self._messages(outputs)
         return attrs

@@ -45,6 +45,10 @@ class ToolCall:
     logs: list[str] = field(default_factory=list)  # code interpreter log outputs, in order
     images: int = 0  # code interpreter image outputs
     results: int = 0  # file search results (their text is not counted)
+    status: Optional[str] = None  # the item's own status (Responses output items)
+    container_id: Optional[str] = None  # code interpreter and shell calls (Responses): the container used
+    action: Optional[str] = None  # web search: search | open_page | find_in_page (only searches are billed)
+    item_id: Optional[str] = None  # the output item's id (Responses), where ``id`` is a function's call_id
 
 
 @dataclass
@@ -152,3 +156,48 @@ class PriceTerms:
     service_tier: Optional[str] = None  # as served: default | flex | priority | scale | auto
     completion_window: Optional[str] = None  # background_options.completion_window: soonest | 2h | 8h
     regional: bool = False  # regional data processing
+
+
+TERMINAL_RESPONSE_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
+ERROR_RESPONSE_STATUSES = frozenset({"failed", "cancelled", "incomplete"})
+
+
+@dataclass
+class Response:
+    """A snapshot of a Responses API response as the API last described it: one inference."""
+
+    id: str
+    status: str  # queued | in_progress | completed | failed | cancelled | incomplete
+    model: Optional[str] = None
+    created_at: Optional[int] = None
+    completed_at: Optional[int] = None
+    conversation_id: Optional[str] = None
+    previous_response_id: Optional[str] = None
+    background: bool = False
+    service_tier: Optional[str] = None  # as served
+    instructions: Optional[str] = None
+    usage: Optional[Usage] = None  # as reported, on the terminal object only
+    error_code: Optional[str] = None
+    error_message: Optional[str] = None
+    incomplete_reason: Optional[str] = None
+    tool_calls: list[ToolCall] = field(default_factory=list)  # tool-call output items, in output order
+    output_text: str = ""  # the text of its message items
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_RESPONSE_STATUSES
+
+
+@dataclass
+class ResponseRequest:
+    """What the app asked for when it created a response (fields the Response does not echo)."""
+
+    model: Optional[str] = None
+    input_text: str = ""  # the text of the input items and instructions, for an estimate
+    conversation_id: Optional[str] = None
+    previous_response_id: Optional[str] = None
+    service_tier: Optional[str] = None  # as requested
+    background: bool = False
+    completion_window: Optional[str] = None  # background_options.completion_window
+    tool_outputs: list[str] = field(default_factory=list)  # call ids of function outputs sent back

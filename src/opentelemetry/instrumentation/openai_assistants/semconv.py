@@ -68,6 +68,23 @@ STEP_STATUS = "assistants.step.status"
 STEP_TIMING = "assistants.step.timing"  # "stream" (event times) | "server" (whole-second API timestamps)
 STEP_MESSAGE_ID = "assistants.step.message_id"
 TOOL_WAIT = "assistants.tool.awaited_app"  # a function call: span covers the wait for the app's output
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+USAGE_REASONING_TOKENS = "openai_cost.usage.reasoning_tokens"  # part of gen_ai.usage.output_tokens
+RESPONSE_STATUS = "responses.status"
+RESPONSE_END_REASON = "responses.end_reason"  # observed | stream_closed | unobserved | evicted | shutdown
+RESPONSE_PREVIOUS_ID = "responses.previous_response_id"
+RESPONSE_BACKGROUND = "responses.background"
+RESPONSE_ERROR_CODE = "responses.error.code"
+RESPONSE_ERROR_MESSAGE = "responses.error.message"
+RESPONSE_INCOMPLETE_REASON = "responses.incomplete_details.reason"
+RESPONSE_TIMING = "responses.item.timing"  # on tool spans: "stream" (item events) | "response" (its window)
+ITEM_ID = "responses.item.id"
+ITEM_TYPE = "responses.item.type"
+ITEM_STATUS = "responses.item.status"
+ITEM_CONTAINER_ID = "responses.item.container_id"
+ITEM_ACTION = "responses.item.action"
 
 USAGE_SOURCE = "openai_cost.usage.source"  # reported | estimated | mixed (on the run)
 USAGE_PARTIAL = "openai_cost.usage.partial"
@@ -79,11 +96,17 @@ USAGE_ESTIMATED_OUTPUT = "openai_cost.usage.estimated.output_tokens"
 COST_INPUT = "openai_cost.input_tokens_usd"
 COST_OUTPUT = "openai_cost.output_tokens_usd"
 COST_SESSION = "openai_cost.code_interpreter_session_usd"
+COST_CACHED_INPUT = "openai_cost.cached_input_tokens_usd"
+COST_CACHE_WRITE = "openai_cost.cache_write_tokens_usd"
+PRICE_MODIFIERS = "openai_cost.price.modifiers"  # what changed the table rates: flex, priority, window:2h, ...
 COST_UNPRICED_REASON = "openai_cost.unpriced_reason"
 PRICE_EFFECTIVE_DATE = "openai_cost.price.effective_date"
 SESSION_OPENED = "assistants.code_interpreter.session.opened"
 SESSION_INFERRED = "assistants.code_interpreter.session.inferred"
 SESSION_LATE = "assistants.code_interpreter.session.late_call"
+COST_CACHED_INPUT = "openai_cost.cached_input_tokens_usd"  # cached reads, at their own rate
+COST_CACHE_WRITE = "openai_cost.cache_write_tokens_usd"  # prompt-cache writes, at their own rate
+PRICE_MODIFIERS = "openai_cost.price.modifiers"  # e.g. "flex,window:2h,long_context" (TokenCost.modifiers)
 
 # Roll-ups: on the run span only; never add them to leaf figures.
 ROLLUP_COST_TOTAL = "openai_cost.rollup.total_usd"
@@ -91,6 +114,8 @@ ROLLUP_COST_INPUT = "openai_cost.rollup.input_tokens_usd"
 ROLLUP_COST_OUTPUT = "openai_cost.rollup.output_tokens_usd"
 ROLLUP_COST_SESSION = "openai_cost.rollup.code_interpreter_session_usd"
 ROLLUP_STEPS = "assistants.run.steps"
+ROLLUP_COST_CACHED_INPUT = "openai_cost.rollup.cached_input_tokens_usd"
+ROLLUP_COST_CACHE_WRITE = "openai_cost.rollup.cache_write_tokens_usd"
 
 METADATA_PREFIX = "openai_cost.metadata."
 

@@ -1,4 +1,4 @@
-"""The one place that writes telemetry: a finished run (state + account) -> spans and metrics.
+"""The one place that writes telemetry: a finished run or response (invocation + account) -> spans and metrics.
 
 Spans are built when the run has ended, with the start and end times observed, so each span gets
 all its attributes at once and a run's figures are final when exported. Metrics are recorded
@@ -10,35 +10,33 @@ a Code Interpreter session charge on the tool span that opened it (leaf), and ro
 from __future__ import annotations
 
 import logging
-import time
 from decimal import Decimal
 from typing import Any, Optional
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode, Tracer
 
 from opentelemetry import trace
 
-from . import observe
 from . import semconv as sc
-from .accounting.account import COST_INPUT, COST_OUTPUT, COST_SESSION, CallAccount, RunAccount, StepAccount
+from .accounting.account import (
+    COST_INPUT,
+    COST_OUTPUT,
+    COST_SESSION,
+    CallAccount,
+    ItemCharge,
+    RunAccount,
+    StepAccount,
+)
+from .accounting.inference import COST_CACHE_WRITE, COST_CACHED_INPUT
 from .config import Settings
-from .content import Content
-from .hooks import Call
+from .invocation import Attrs, Invocation, SpanRecord
 from .metrics import Instruments
-from .model import ERROR_RUN_STATUSES, Assistant, ToolCall
-from .state import RunState, StepState
-from .timing import Window, run_window, step_window, tool_window
+from .model import Usage
+
+_TOKEN_KINDS = (COST_INPUT, COST_OUTPUT, COST_CACHED_INPUT, COST_CACHE_WRITE)
 
 logger = logging.getLogger(__name__)
 
-Attrs = dict[str, Any]
-_FAILED_STEPS = frozenset({"failed", "expired", "cancelled"})
-_TOOL_TYPES = {"function": sc.TOOL_TYPE_FUNCTION, "code_interpreter": sc.TOOL_TYPE_EXTENSION,
-               "file_search": sc.TOOL_TYPE_DATASTORE}
-
-
-def tool_type(call: ToolCall) -> str:
-    return _TOOL_TYPES.get(call.type, sc.TOOL_TYPE_EXTENSION)
 
 
 def usd(value: Optional[Decimal]) -> Optional[float]:
@@ -50,177 +48,77 @@ class Telemetry:
         self.tracer = tracer
         self.instruments = instruments
         self.settings = settings
-        self.content = Content(settings.capture_content, settings.content_max_length)
 
-    # --- create_agent -----------------------------------------------------------------------------
+    def invocation_ended(self, invocation: Invocation, account: Optional[RunAccount]) -> dict[str, SpanContext]:
+        """Write a finished run or response (or an agent call): its spans, then its metrics.
 
-    def assistant_created(self, call: Call, assistant: Optional[Assistant], error: Optional[BaseException]) -> None:
-        ended_ns, provider = time.time_ns(), observe.provider_of(call.client)
-        name = (assistant.name if assistant else None) or _str(call.body.get("name"))
-        model = (assistant.model if assistant else None) or _str(call.body.get("model"))
-        attrs: Attrs = {sc.GEN_AI_OPERATION_NAME: sc.OP_CREATE_AGENT, sc.GEN_AI_PROVIDER_NAME: provider,
-                        sc.GEN_AI_AGENT_NAME: name, sc.GEN_AI_REQUEST_MODEL: model,
-                        sc.GEN_AI_AGENT_ID: assistant.id if assistant else None}
-        if error is not None:
-            attrs[sc.ERROR_TYPE] = type(error).__qualname__
-        span = self.tracer.start_span(_name(sc.OP_CREATE_AGENT, name), kind=SpanKind.CLIENT,
-                                      context=call.context, start_time=call.started_ns, attributes=_clean(attrs))
-        if error is not None:
-            span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
-        span.end(ended_ns)
-        self._duration(ended_ns - call.started_ns, sc.OP_CREATE_AGENT, provider, model, name,
-                       type(error).__qualname__ if error else None)
-
-    # --- runs -------------------------------------------------------------------------------------
-
-    def run_ended(self, state: RunState, account: Optional[RunAccount]) -> None:
+        Returns the span context of each tool call's span by call id, for links from later spans.
+        """
         view = Ledger(account)
-        base = self._base(state)
-        run = run_window(state)
-        span = self.tracer.start_span(_name(sc.OP_INVOKE_AGENT, state.assistant_name or state.run.assistant_id),
-                                      kind=SpanKind.CLIENT, context=state.parent, start_time=run.start,
-                                      attributes=_clean({**base, **self._run_attrs(state, view)}))
-        parent = trace.set_span_in_context(span)
-        for step in state.ordered_steps():
-            self._step(state, step, view, run, parent, base)
-        error = self._run_error(state)
-        if error:
-            span.set_status(Status(StatusCode.ERROR, state.run.error_message or error))
-        span.end(run.end)
-        self._run_metrics(state, view, run, error)
+        root = invocation.root
+        if invocation.status is not None:
+            root.attributes = {**root.attributes, **view.run_attributes()}
+        tools: dict[str, SpanContext] = {}
+        self._span(invocation, root, invocation.parent, view, tools)
+        if invocation.status is not None:
+            self._run_metrics(invocation, view)
+        return tools
 
-    def _base(self, state: RunState) -> Attrs:
-        run = state.run
-        return {
-            sc.GEN_AI_PROVIDER_NAME: state.provider,
-            sc.GEN_AI_AGENT_ID: run.assistant_id,
-            sc.GEN_AI_AGENT_NAME: state.assistant_name,
-            sc.GEN_AI_CONVERSATION_ID: run.thread_id or None,
-            sc.GEN_AI_REQUEST_MODEL: run.model,
-            sc.SERVER_ADDRESS: state.server_address,
-            sc.SERVER_PORT: state.server_port,
-            sc.RUN_ID: run.id or None,
-            **self._metadata(state),
-        }
-
-    def _metadata(self, state: RunState) -> Attrs:
-        keys = self.settings.metadata_keys
-        metadata = state.metadata
-        return {sc.METADATA_PREFIX + k: metadata[k] for k in keys if k in metadata}
-
-    def _run_attrs(self, state: RunState, view: Ledger) -> Attrs:
-        run = state.run
-        attrs: Attrs = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
-            sc.GEN_AI_RESPONSE_MODEL: run.model,
-            sc.RUN_STATUS: run.status,
-            sc.RUN_END_REASON: state.end_reason,
-            sc.RUN_ERROR_CODE: run.error_code,
-            sc.RUN_ERROR_MESSAGE: run.error_message,
-            sc.RUN_INCOMPLETE_REASON: run.incomplete_reason,
-            sc.ROLLUP_STEPS: len(state.steps),
-            sc.ERROR_TYPE: self._run_error(state),
-            **self.content.run(state),
-        }
-        attrs.update(view.run_attributes())
-        return attrs
-
-    @staticmethod
-    def _run_error(state: RunState) -> Optional[str]:
-        run = state.run
-        if run.status in ERROR_RUN_STATUSES:
-            return run.error_code or run.status
-        if state.end_reason != "observed":
-            return run.error_code if state.end_reason == "request_failed" else state.end_reason
-        return None
-
-    # --- steps and tool calls ---------------------------------------------------------------------
-
-    def _step(self, state: RunState, step: StepState, view: Ledger, run: Window, parent: Any,
-              base: Attrs) -> None:
-        window, timing = step_window(step, run)
-        calls = [(i, c, tool_window(state, step, i, c, window, run)) for i, c in enumerate(step.step.tool_calls)]
-        end = max([window.end, *(w.end for _, _, w in calls)])
-        attrs: Attrs = {**base, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.GEN_AI_RESPONSE_MODEL: state.run.model,
-                        sc.GEN_AI_RESPONSE_ID: step.step.id, sc.STEP_ID: step.step.id, sc.STEP_TYPE: step.step.type,
-                        sc.STEP_STATUS: step.step.status, sc.STEP_TIMING: timing,
-                        sc.STEP_MESSAGE_ID: step.step.message_id,
-                        **self.content.message(state.messages.get(step.step.message_id or ""))}
-        attrs.update(view.step_attributes(step.step.id))
-        span = self.tracer.start_span(_name(sc.OP_CHAT, state.run.model), kind=SpanKind.CLIENT,
-                                      context=parent, start_time=window.start, attributes=_clean(attrs))
-        error = step.step.error_code or step.step.status if step.step.status in _FAILED_STEPS else None
-        if error:
-            span.set_attribute(sc.ERROR_TYPE, error)
-            span.set_status(Status(StatusCode.ERROR, step.step.error_message or step.step.status))
+    def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger,
+              tools: dict[str, SpanContext]) -> None:
+        self._record_span_metrics(invocation, record)
+        if not invocation.spans:
+            for sub in record.children:
+                self._span(invocation, sub, parent, view, tools)
+            return
+        attrs: Attrs = dict(record.attributes)
+        if record.inference_id is not None:
+            attrs.update(view.step_attributes(record.inference_id))
+        if record.tool_call_id is not None:
+            attrs.update(view.call_attributes(record.tool_call_id))
+        if record.error:
+            attrs[sc.ERROR_TYPE] = record.error
+        span: Span = self.tracer.start_span(record.name, kind=record.kind, context=parent, links=record.links,
+                                            start_time=record.start_ns, attributes=_clean(attrs))
+        if record.error:
+            span.set_status(Status(StatusCode.ERROR, record.status_message or record.error))
         child = trace.set_span_in_context(span)
-        for _, call, call_window in calls:
-            self._tool(state, call, call_window, view, child, base)
-        span.end(end)
-        self._duration(end - window.start, sc.OP_CHAT, state.provider, state.run.model, state.assistant_name,
-                       error)
+        for sub in record.children:
+            self._span(invocation, sub, child, view, tools)
+        span.end(record.end_ns)
+        if record.tool is not None and record.tool_call_id:
+            tools[record.tool_call_id] = span.get_span_context()
 
-    def _tool(self, state: RunState, call: ToolCall, window: Window, view: Ledger, parent: Any,
-              base: Attrs) -> None:
-        attrs: Attrs = {
-            **base,
-            sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
-            sc.GEN_AI_TOOL_NAME: call.name,
-            sc.GEN_AI_TOOL_CALL_ID: call.id or None,
-            sc.GEN_AI_TOOL_TYPE: tool_type(call),
-            sc.TOOL_WAIT: True if call.id in state.awaiting_ns else None,
-            **self.content.tool_call(call, state.submitted_outputs.get(call.id)),
-        }
-        attrs.update(view.call_attributes(call.id))
-        span: Span = self.tracer.start_span(_name(sc.OP_EXECUTE_TOOL, call.name), kind=SpanKind.INTERNAL,
-                                            context=parent, start_time=window.start, attributes=_clean(attrs))
-        span.end(window.end)
-        self._duration(window.end - window.start, sc.OP_EXECUTE_TOOL, state.provider, state.run.model,
-                       state.assistant_name, None)
-        labels = {sc.GEN_AI_TOOL_TYPE: tool_type(call), sc.GEN_AI_TOOL_NAME: call.name,
-                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name)}
-        self.instruments.tool_calls.add(1, labels)
+    def _record_span_metrics(self, invocation: Invocation, record: SpanRecord) -> None:
+        self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
+        if record.tool is not None:
+            labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
+                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
+            self.instruments.tool_calls.add(1, labels)
 
     # --- metrics ----------------------------------------------------------------------------------
 
-    def _run_metrics(self, state: RunState, view: Ledger, run: Window, error: Optional[str]) -> None:
-        labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
-                  sc.STATUS: state.run.status if state.end_reason == "observed" else state.end_reason,
-                  sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
-                  **self._agent_label(state.assistant_name), **self._metadata_labels(state)}
+    def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
+        labels = {**self.model_labels(invocation), sc.STATUS: invocation.status}
         self.instruments.runs.add(1, _clean(labels))
-        self._duration(run.end - run.start, sc.OP_INVOKE_AGENT, state.provider, state.run.model,
-                       state.assistant_name, error)
-        view.record(self.instruments, self.model_labels(state))
+        view.record(self.instruments, self.model_labels(invocation))
 
-    def model_labels(self, state: RunState) -> Attrs:
-        return _clean({sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: state.run.model,
-                       sc.OPENAI_API_TYPE: sc.API_ASSISTANTS, **self._agent_label(state.assistant_name),
-                       **self._metadata_labels(state)})
+    def model_labels(self, invocation: Invocation) -> Attrs:
+        return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
+                       sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
+                       **(invocation.metadata if self.settings.metadata_metric_labels else {})})
 
-    def _duration(self, ns: int, operation: str, provider: str, model: Optional[str], agent: Optional[str],
-                  error: Optional[str]) -> None:
-        labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: provider,
-                  sc.GEN_AI_REQUEST_MODEL: model, sc.ERROR_TYPE: error, sc.OPENAI_API_TYPE: sc.API_ASSISTANTS,
-                  **self._agent_label(agent)}
+    def _duration(self, ns: int, operation: str, invocation: Invocation, error: Optional[str]) -> None:
+        labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: invocation.provider,
+                  sc.GEN_AI_REQUEST_MODEL: invocation.model, sc.ERROR_TYPE: error,
+                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
         self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
         return {sc.GEN_AI_AGENT_NAME: name} if self.settings.assistant_label and name else {}
 
-    def _metadata_labels(self, state: RunState) -> Attrs:
-        return self._metadata(state) if self.settings.metadata_metric_labels else {}
-
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
-
-
-def _name(operation: str, target: Optional[str]) -> str:
-    return f"{operation} {target}" if target else operation
-
-
-def _str(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) else None
 
 
 def _clean(attrs: Attrs) -> Attrs:
@@ -240,6 +138,9 @@ class Ledger:
         self.account = account
         self.steps: dict[str, StepAccount] = {s.step_id: s for s in account.steps} if account else {}
         self.calls: dict[str, CallAccount] = {c.call_id: c for c in account.calls} if account else {}
+        self.charges: dict[str, list[ItemCharge]] = {}
+        for charge in account.charges if account else ():
+            self.charges.setdefault(charge.call_id, []).append(charge)
 
     @property
     def run_is_leaf(self) -> bool:
@@ -260,21 +161,38 @@ class Ledger:
         return attrs
 
     def call_attributes(self, call_id: str) -> Attrs:
+        attrs = self._charge_attributes(call_id)
         call = self.calls.get(call_id)
         if call is None:
-            return {}
-        return {sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
+            return attrs
+        return {**attrs, sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
                 sc.SESSION_LATE: True if call.late else None, sc.COST_SESSION: usd(call.session_usd),
                 sc.COST_UNPRICED_REASON: call.unpriced_reason}
+
+    def _charge_attributes(self, call_id: str) -> Attrs:
+        """A tool call's own charges (container, fees): ``openai_cost.<kind>_usd`` each."""
+        attrs: Attrs = {}
+        for charge in self.charges.get(call_id, ()):
+            if charge.usd is not None:
+                key = f"openai_cost.{charge.kind}_usd"
+                attrs[key] = float(charge.usd) + (attrs.get(key) or 0.0)
+            elif charge.unpriced_reason:
+                attrs[sc.COST_UNPRICED_REASON] = charge.unpriced_reason
+            if charge.effective_from is not None:
+                attrs[sc.PRICE_EFFECTIVE_DATE] = charge.effective_from.isoformat()
+        return attrs
 
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
         account = self.account
         if account is None:
             return {}
-        if self.run_is_leaf:
-            return {k: v for k, v in account.cost_usd.items() if k in (COST_INPUT, COST_OUTPUT)}
         sums: dict[str, Decimal] = {}
+        for charge in account.charges:
+            if charge.usd is not None:
+                sums[charge.kind] = sums.get(charge.kind, Decimal(0)) + charge.usd
+        if self.run_is_leaf:
+            return {**sums, **{k: v for k, v in account.cost_usd.items() if k in _TOKEN_KINDS}}
         for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
                              (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
                              (COST_SESSION, [c.session_usd for c in self.calls.values()])):
@@ -291,15 +209,22 @@ class Ledger:
                              account.partial, account.degraded)
         costs = self.costs()
         if self.run_is_leaf:
-            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT))})
+            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+                          sc.COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
+                          sc.COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
+                          sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage)})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
             sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+            sc.ROLLUP_COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
+            sc.ROLLUP_COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
             sc.ROLLUP_COST_SESSION: usd(costs.get(COST_SESSION)),
             sc.ROLLUP_COST_TOTAL: usd(sum(costs.values(), Decimal(0))) if costs else None,
             sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
             sc.PRICE_EFFECTIVE_DATE: _iso(account.price_effective_from),
         })
+        for kind in {c.kind for c in account.charges}:  # tool charges besides tokens (containers, fees)
+            attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
     def record(self, instruments: Instruments, labels: Attrs) -> None:
@@ -362,6 +287,15 @@ def _usage_attrs(tokens_in: int, tokens_out: int, source: str, partial: bool, de
     return {sc.GEN_AI_USAGE_INPUT_TOKENS: tokens_in, sc.GEN_AI_USAGE_OUTPUT_TOKENS: tokens_out,
             sc.USAGE_SOURCE: source, sc.USAGE_PARTIAL: True if partial else None,
             sc.USAGE_DEGRADED: True if degraded else None}
+
+
+def _usage_parts(usage: Optional[Usage]) -> Attrs:
+    """The parts of one inference's tokens: cached and cache-write input, reasoning output."""
+    if usage is None:
+        return {}
+    return {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cached_input_tokens,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write_tokens,
+            sc.USAGE_REASONING_TOKENS: usage.reasoning_tokens}
 
 
 def _model_only(labels: Attrs) -> Attrs:

@@ -72,6 +72,17 @@ class CallAccount:
 
 
 @dataclass
+class ItemCharge:
+    """Money one tool-call item cost besides tokens (a container, a search fee): a leaf on its tool span."""
+
+    call_id: str
+    kind: str  # openai_cost.kind: container | web_search | file_search | image_generation | ...
+    usd: Optional[Decimal]  # None: could not be priced (see unpriced_reason), never 0 for that
+    unpriced_reason: Optional[str] = None
+    effective_from: Optional[date] = None
+
+
+@dataclass
 class RunAccount:
     run_id: str
     thread_id: str
@@ -91,6 +102,9 @@ class RunAccount:
     unpriced_input_tokens: int = 0
     unpriced_output_tokens: int = 0
     price_effective_from: Optional[date] = None
+    usage: Optional[Usage] = None  # one inference's usage with its parts (Responses), when accounted whole
+    price_modifiers: str = ""  # what changed the table rates (flex, priority, window:2h, ...)
+    charges: list[ItemCharge] = field(default_factory=list)  # per tool-call item, besides tokens
 
     @property
     def total_usd(self) -> Optional[Decimal]:

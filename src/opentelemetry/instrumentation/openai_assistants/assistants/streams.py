@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from . import observe
 
 if TYPE_CHECKING:
-    from .hooks import Call
+    from ..frontends import Call
     from .tracker import RunTracker
 
 _STEP_PREFIX = "thread.run.step."

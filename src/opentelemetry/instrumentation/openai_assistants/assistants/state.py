@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from opentelemetry.context import Context
 
-from .model import Message, Run, RunRequest, Step, ToolCall
+from ..model import Message, Run, RunRequest, Step, ToolCall
 
 
 @dataclass

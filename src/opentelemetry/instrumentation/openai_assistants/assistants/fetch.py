@@ -14,8 +14,8 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
+from ..model import Assistant, Message, Step
 from . import observe
-from .model import Assistant, Message, Step
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,12 @@ import logging
 import time
 from typing import Any, Callable, Optional
 
-from .background import Background
-from .config import Settings
+from ..background import Background
+from ..config import Settings
+from ..telemetry import Telemetry
 from .fetch import Fetcher
+from .report import RunReporter
 from .state import RunState
-from .telemetry import Telemetry
 from .tracker import BoundedDict
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class RunFinisher:
         self._telemetry = telemetry
         self._assistants = assistants
         self._accountant = accountant
+        self._report = RunReporter(settings)
 
     def __call__(self, state: RunState) -> None:
         if not self._background.submit(self._complete, state):
@@ -72,6 +74,6 @@ class RunFinisher:
 
     def _emit(self, state: RunState, account: Any) -> None:
         try:
-            self._telemetry.run_ended(state, account)
+            self._telemetry.invocation_ended(self._report.run(state), account)
         except Exception:
             logger.debug("openai-assistants: emitting run %s failed", state.run.id, exc_info=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .model import ToolCall
+from ..model import ToolCall
 from .state import RunState, StepState
 
 STREAM = "stream"

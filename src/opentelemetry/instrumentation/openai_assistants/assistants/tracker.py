@@ -14,15 +14,16 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
+from ..config import Settings
+from ..frontends import Call
+from ..model import Assistant, Message, Run, RunRequest, Step
 from . import observe
-from .config import Settings
-from .hooks import Call
-from .model import Assistant, Message, Run, RunRequest, Step
 from .state import RunState
 from .streams import RunStreamWatcher
 
 logger = logging.getLogger(__name__)
 
+_PATHS = re.compile(r"^(?:assistants|threads)(?:/|$)")
 _RUN_CREATE = re.compile(r"^threads/(?:[^/]+/)?runs$")
 _SUBMIT = re.compile(r"^threads/[^/]+/runs/([^/]+)/submit_tool_outputs$")
 _STEADY = frozenset({"queued", "in_progress"})  # statuses in which a poll rarely tells anything new
@@ -65,7 +66,11 @@ class RunTracker:
         self._evicted: list[RunState] = []
         self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
 
-    # --- hooks.Observer ---------------------------------------------------------------------------
+    # --- frontends.FrontEnd ------------------------------------------------------------------------
+
+    @staticmethod
+    def claims(path: str) -> bool:
+        return bool(_PATHS.match(path))
 
     def call_started(self, call: Call) -> None:
         match = _SUBMIT.match(call.path)

@@ -8,15 +8,15 @@ import random
 import time
 from typing import Optional
 
-from .accounting.account import RunAccount, account_run
-from .accounting.estimator import BaseLearner
-from .accounting.history import ThreadHistory
-from .accounting.pricing import PriceBook
-from .accounting.sessions import MemorySessionStore, RedisSessionStore, SessionStore
-from .accounting.tokens import TokenCounter
-from .config import Settings
+from ..accounting.account import RunAccount, account_run
+from ..accounting.estimator import BaseLearner
+from ..accounting.history import ThreadHistory
+from ..accounting.pricing import PriceBook
+from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionStore
+from ..accounting.tokens import TokenCounter
+from ..config import Settings
+from ..model import Message
 from .fetch import Fetcher
-from .model import Message
 from .state import RunState
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,9 @@ class HistoryUnavailable(Exception):
 
 
 class Accountant:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, prices: Optional[PriceBook] = None) -> None:
         self._settings = settings
-        self.prices = _price_book(settings)
+        self.prices = prices or price_book(settings)
         self.sessions = _session_store(settings)
         self.history = ThreadHistory()
         self.counter = TokenCounter()
@@ -75,7 +75,7 @@ class Accountant:
         return self.history.messages_before(run.thread_id, pager, until=run.created_at, exclude_run_id=run.id)
 
 
-def _price_book(settings: Settings) -> PriceBook:
+def price_book(settings: Settings) -> PriceBook:
     try:
         return PriceBook(settings.prices, settings.deployments)
     except (OSError, ValueError) as error:
