@@ -141,8 +141,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tree", action="store_true", help="print the span tree, with tokens and cost, "
                                                             "instead of the summary")
     parser.add_argument("--steady", action="store_true", help="repeat the workload until interrupted")
-    parser.add_argument("--interval", type=float, default=40.0,
-                        help="seconds between the starts of two steady cycles (default 40: about 8.5 USD/h, "
+    parser.add_argument("--interval", type=float, default=60.0,
+                        help="seconds between the starts of two steady cycles (default 60: about 7 USD/h, "
                              "under the 10 USD/h budget, each assistant under the spike alert's 5 USD/h)")
     parser.add_argument("--spike-at", type=float, metavar="SECONDS",
                         help="with --steady: from this many seconds on, a runaway agent spends about 1 USD a cycle")

@@ -18,6 +18,7 @@ import threading
 from typing import List, Optional, Tuple
 
 from .faults import ALIASES, ERROR_KINDS, TRANSPORT_KINDS, WEIRD_KINDS
+from .responses_scripts import BUILTIN_RESPONSE_SCRIPTS
 from .script_file import ScriptError, describe, load_scripts
 from .scripts import BUILTIN_SCRIPTS
 from .server import FakeAssistantsAPI
@@ -70,6 +71,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.list_scripts:
         for name, script in sorted({**BUILTIN_SCRIPTS, **scripts}.items()):
             print(f"{name:<24} {describe(script)}")
+        for name, response in sorted(BUILTIN_RESPONSE_SCRIPTS.items()):
+            print(f"{name:<24} {describe(response)}  (Responses API)")
         return
     server = FakeAssistantsAPI(args.host, args.port, report_usage=not args.no_usage, event_delay_s=args.event_delay)
     server.scripts.update(scripts)

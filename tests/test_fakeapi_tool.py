@@ -74,6 +74,7 @@ def test_cli_lists_scripts_and_rejects_bad_input(tmp_path: Path) -> None:
     listed = subprocess.run([sys.executable, "-m", "fakeapi", "--list-scripts"], cwd=tmp_path, env=_env(),
                             capture_output=True, text=True, timeout=60, check=True)
     assert "code_interpreter " in listed.stdout and "seed " in listed.stdout
+    assert "(Responses API)" in listed.stdout
     (tmp_path / "bad.json").write_text(json.dumps({"x": [{"dance": 1}]}))
     bad = subprocess.run([sys.executable, "-m", "fakeapi", "--scripts", "bad.json"], cwd=tmp_path, env=_env(),
                          capture_output=True, text=True, timeout=60)

@@ -44,6 +44,8 @@ def test_use_in_app_prints_spans_with_tokens_and_cost() -> None:
     assert [line for line in expected if line not in lines] == []
     run = next(line for line in lines if line.startswith("invoke_agent Data analyst"))
     assert "'openai_cost.rollup.total_usd': 0.03004335" in run
+    response = next(line for line in lines if line.startswith("chat gpt-5.4-mini"))
+    assert "'openai_cost.input_tokens_usd': 1.8e-05" in response and "'openai_cost.rollup.total_usd'" in response
     assert "Traceback" not in done.stderr
 
 
