@@ -99,8 +99,21 @@ async def _async_runs(base_url: str) -> None:
     await client.close()
 
 
+def run_runaway(base_url: str, runs: int) -> None:
+    """A spend spike: an agent stuck in a loop, re-sending a huge context to a dear model."""
+    client = openai.OpenAI(base_url=base_url, api_key=API_KEY)
+    runaway = client.beta.assistants.create(name="Runaway agent", model="gpt-4o", metadata={"script": "runaway"})
+    thread = client.beta.threads.create()
+    for _ in range(runs):
+        client.beta.threads.messages.create(thread.id, role="user", content="Check again.")
+        client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=runaway.id)
+    client.close()
+
+
 def register_scripts(server: Any) -> None:
     """Scripts of the workload that the fake API does not have built in."""
-    from fakeapi import BUILTIN_SCRIPTS, Script
+    from fakeapi import BUILTIN_SCRIPTS, Say, Script
 
     server.scripts["seed_no_usage"] = Script(list(BUILTIN_SCRIPTS["seed"].steps), report_usage=False)
+    # 120,000 prompt tokens a run: about 0.34 USD on gpt-4o.
+    server.scripts["runaway"] = Script([Say("Let me check that once more.", usage=(120_000, 4_000))])

@@ -1,4 +1,8 @@
-"""Pytest fixtures for the fake API: ``pytest_plugins = ["fakeapi.pytest_plugin"]`` in a conftest."""
+"""Pytest fixtures for the fake API: ``pytest_plugins = ["fakeapi.pytest_plugin"]`` in a conftest.
+
+``fake_api`` is a started server per test (``fake_api.scripts``, ``fake_api.faults``,
+``fake_api.requests`` to plan and inspect); ``fake_client`` an ``OpenAI`` client pointed at it.
+"""
 
 from __future__ import annotations
 
@@ -32,3 +36,14 @@ def fake_api() -> Iterator[FakeAssistantsAPI]:
     finally:
         server.stop()
     assert not server.validation_errors, server.validation_errors
+
+
+@pytest.fixture
+def fake_client(fake_api: FakeAssistantsAPI) -> Iterator[OpenAI]:
+    """A sync ``OpenAI`` client of ``fake_api``; use ``make_client(fake_api, "async")`` for the async one."""
+    client = make_client(fake_api)
+    assert isinstance(client, OpenAI)
+    try:
+        yield client
+    finally:
+        client.close()

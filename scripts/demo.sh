@@ -17,7 +17,9 @@ if ! "$VENV/bin/python" -c "import opentelemetry.instrumentation.openai_assistan
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e ".[test]"
 fi
-if [ -z "${TIKTOKEN_CACHE_DIR:-}" ] && [ -d ../shared/tiktoken-cache ]; then
-  export TIKTOKEN_CACHE_DIR="$(cd ../shared/tiktoken-cache && pwd)"
+# tiktoken's encodings from TIKTOKEN_CACHE_DIR or ../shared/tiktoken-cache; without them the
+# instrumentor tries tiktoken's download itself, and the summary says when estimates were approximate.
+if cache="$("$VENV/bin/python" scripts/tiktoken_cache.py --no-download)"; then
+  export TIKTOKEN_CACHE_DIR="$cache"
 fi
 exec "$VENV/bin/python" examples/demo.py "$@"

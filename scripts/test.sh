@@ -34,12 +34,15 @@ echo "== installing Python packages"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 
-if [ -z "${TIKTOKEN_CACHE_DIR:-}" ] && [ -d ../shared/tiktoken-cache ]; then
-  export TIKTOKEN_CACHE_DIR="$(cd ../shared/tiktoken-cache && pwd)"
+# tiktoken's encodings: TIKTOKEN_CACHE_DIR, else ../shared/tiktoken-cache, else tiktoken's download;
+# when none works, the helper says exactly what to do and the tests do not start.
+if ! cache="$("$VENV/bin/python" scripts/tiktoken_cache.py)"; then
+  exit 1
 fi
+export TIKTOKEN_CACHE_DIR="$cache"
 
 echo "== ruff"
-"$VENV/bin/ruff" check src tests fakeapi examples benchmarks
+"$VENV/bin/ruff" check src tests fakeapi examples benchmarks scripts
 echo "== mypy"
 "$VENV/bin/mypy"
 echo "== pytest"

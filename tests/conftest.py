@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -17,12 +16,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+from scripts import tiktoken_cache
 
 pytest_plugins = ["fakeapi.pytest_plugin", "redis_server"]
 
-_TIKTOKEN_CACHE = Path(__file__).resolve().parents[2] / "shared" / "tiktoken-cache"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and _TIKTOKEN_CACHE.is_dir():
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(_TIKTOKEN_CACHE)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point tiktoken at a filled cache before anything counts tokens, or stop saying how to get one."""
+    found, looked = tiktoken_cache.resolve()
+    if found is None:
+        pytest.exit(tiktoken_cache.advice(looked), returncode=4)
+    os.environ["TIKTOKEN_CACHE_DIR"] = found
 
 
 @dataclass
