@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from driver import Driver
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -116,16 +116,19 @@ def read_until_cut(api: Driver, stream: Any) -> list[Any]:
     return seen
 
 
-def resumed(api: Driver, fake_api: Any, script: str, cut: int) -> Any:
-    """A background stream cut after ``cut`` events, resumed with ``retrieve(stream=True, starting_after=)``."""
+def resumed(api: Driver, fake_api: Any, script: str, cut: int, how: str) -> Any:
+    """A background stream cut after ``cut`` events, resumed from the last event seen with
+    ``retrieve(stream=True, starting_after=)`` or ``responses.stream(response_id=, starting_after=)``."""
     fake_api.faults.add(r"^/v1/responses$", "reset", method="POST", after_events=cut)
     seen = read_until_cut(api, create(api, script, background=True, stream=True))
     response = seen[-1].response if hasattr(seen[-1], "response") else None
     if response is not None and response.status not in STEADY:
         return response
-    rest = drain(api, api(api.client.responses.retrieve, seen[0].response.id, stream=True,
-                          starting_after=seen[-1].sequence_number))
-    return rest[-1].response
+    event(f"resumed with {how}")
+    ident, after = seen[0].response.id, seen[-1].sequence_number
+    if how == "stream_helper":
+        return drain_manager(api, api.client.responses.stream(response_id=ident, starting_after=after))
+    return drain(api, api(api.client.responses.retrieve, ident, stream=True, starting_after=after))[-1].response
 
 
 def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> list[Any]:
@@ -144,7 +147,7 @@ def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> li
         created = create(api, script, background=True)
         return [in_thread(api, lambda client: poll(api.kind, client, created))]
     if style == "background_resumed":
-        return [resumed(api, fake_api, script, plan["cut"])]
+        return [resumed(api, fake_api, script, plan["cut"], plan["resume_with"])]
     first = create(api, script, tools=FUNCTION)  # function_loop: the call, then its output
     call = next(item for item in first.output if item.type == "function_call")
     second = api(api.client.responses.create, model=MODEL, previous_response_id=first.id, tools=FUNCTION,
@@ -177,7 +180,8 @@ plans = st.fixed_dictionaries({
     "dropped": st.booleans(),  # the background queue has no room when the response ends
     "fault": st.sampled_from([None, None, "rate_limit", "server_error"]),  # one request retried
     "fault_on": st.sampled_from(["POST", "GET"]),
-    "cut": st.integers(1, 14),  # events before a resumed background stream drops
+    "cut": st.integers(1, 8),  # events before a resumed background stream drops
+    "resume_with": st.sampled_from(["retrieve", "stream_helper"]),
     "restart_before": st.booleans(),  # uninstrument and instrument again before this response
 })
 mixes = st.fixed_dictionaries({"kind": st.sampled_from(["sync", "async"]), "tiny_queue": st.booleans(),
@@ -209,9 +213,24 @@ def standing_faults(fake_api: Any, mix: dict[str, Any]) -> None:
         fake_api.faults.add(r"/containers", "delay", count=None, method="GET", seconds=0.2)
 
 
-@settings(max_examples=40, deadline=None,
+def plan(style: str, **changes: Any) -> dict[str, Any]:
+    """A plan for an explicit example: the defaults, changed."""
+    return {"style": style, "usage": Usage(3000, 400, cached=1000, cache_write=700, reasoning=150),
+            "then": Usage(3200, 50, cached=3000), "code": False, "dropped": False, "fault": None,
+            "fault_on": "POST", "cut": 3, "resume_with": "retrieve", "restart_before": False, **changes}
+
+
+@settings(max_examples=50, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mix=mixes)
+@example(mix={"kind": "async", "tiny_queue": False, "plans": [  # every style once, resumed both ways
+    plan("background_resumed"), plan("background_resumed", resume_with="stream_helper", restart_before=True),
+    *(plan(style, fault=fault, fault_on=on) for style, fault, on in [
+        ("create", "rate_limit", "POST"), ("create_stream", "server_error", "POST"), ("stream_helper", None, "GET"),
+        ("background_poll", "server_error", "GET"), ("background_poll_elsewhere", "rate_limit", "GET"),
+        ("function_loop", None, "POST")])]})
+@example(mix={"kind": "sync", "tiny_queue": True,  # slow container reads fill the queue: real drops
+              "plans": [plan("create"), plan("create_stream"), plan("function_loop"), plan("stream_helper")]})
 def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mix: dict[str, Any]) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
