@@ -146,6 +146,11 @@ def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> li
     if style == "background_poll_elsewhere":
         created = create(api, script, background=True)
         return [in_thread(api, lambda client: poll(api.kind, client, created))]
+    if style == "background_cut_then_polled":  # the app falls back to polling when its stream drops
+        fake_api.faults.add(r"^/v1/responses$", "reset", method="POST", after_events=plan["cut"])
+        seen = read_until_cut(api, create(api, script, background=True, stream=True))
+        return [api.wait(poll(api.kind, api.client, seen[-1].response if hasattr(seen[-1], "response")
+                              else api(api.client.responses.retrieve, seen[0].response.id)))]
     if style == "background_resumed":
         return [resumed(api, fake_api, script, plan["cut"], plan["resume_with"])]
     first = create(api, script, tools=FUNCTION)  # function_loop: the call, then its output
@@ -158,7 +163,7 @@ def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> li
 # --- the invariant, over random mixes ---------------------------------------------------------------
 
 STYLES = ("create", "create_stream", "stream_helper", "background_poll", "background_poll_elsewhere",
-          "background_resumed", "function_loop")
+          "background_resumed", "background_cut_then_polled", "function_loop")
 
 
 @st.composite
@@ -183,8 +188,11 @@ plans = st.fixed_dictionaries({
     "cut": st.integers(1, 8),  # events before a resumed background stream drops
     "resume_with": st.sampled_from(["retrieve", "stream_helper"]),
     "restart_before": st.booleans(),  # uninstrument and instrument again before this response
+    "seen_again": st.booleans(),  # the app reads the responses of the plan before again, once ended
 })
 mixes = st.fixed_dictionaries({"kind": st.sampled_from(["sync", "async"]), "tiny_queue": st.booleans(),
+                               "trace_observed_runs": st.booleans(),
+                               "ended_limit": st.sampled_from([1, 1000]),  # 1: what 1,000 others ending do
                                "plans": st.lists(plans, min_size=1, max_size=5)})
 
 
@@ -213,35 +221,45 @@ def standing_faults(fake_api: Any, mix: dict[str, Any]) -> None:
         fake_api.faults.add(r"/containers", "delay", count=None, method="GET", seconds=0.2)
 
 
+QUIET = {"kind": "sync", "tiny_queue": False, "trace_observed_runs": False, "ended_limit": 1000}
+
+
 def plan(style: str, **changes: Any) -> dict[str, Any]:
     """A plan for an explicit example: the defaults, changed."""
     return {"style": style, "usage": Usage(3000, 400, cached=1000, cache_write=700, reasoning=150),
             "then": Usage(3200, 50, cached=3000), "code": False, "dropped": False, "fault": None,
-            "fault_on": "POST", "cut": 3, "resume_with": "retrieve", "restart_before": False, **changes}
+            "fault_on": "POST", "cut": 3, "resume_with": "retrieve", "restart_before": False, "seen_again": False,
+            **changes}
 
 
 @settings(max_examples=50, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mix=mixes)
-@example(mix={"kind": "async", "tiny_queue": False, "plans": [  # every style once, resumed both ways
+@example(mix={**QUIET, "kind": "async", "plans": [  # every style once, resumed both ways
     plan("background_resumed"), plan("background_resumed", resume_with="stream_helper", restart_before=True),
     *(plan(style, fault=fault, fault_on=on) for style, fault, on in [
         ("create", "rate_limit", "POST"), ("create_stream", "server_error", "POST"), ("stream_helper", None, "GET"),
         ("background_poll", "server_error", "GET"), ("background_poll_elsewhere", "rate_limit", "GET"),
         ("function_loop", None, "POST")])]})
-@example(mix={"kind": "sync", "tiny_queue": True,  # slow container reads fill the queue: real drops
+@example(mix={**QUIET, "trace_observed_runs": True, "ended_limit": 1, "plans": [  # ended ones read again
+    plan("function_loop"), plan("create", seen_again=True), plan("create", seen_again=True, restart_before=True)]})
+@example(mix={**QUIET, "tiny_queue": True,  # slow container reads fill the queue: real drops
               "plans": [plan("create"), plan("create_stream"), plan("function_loop"), plan("stream_helper")]})
 def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mix: dict[str, Any]) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
     instrumentor = AssistantsInstrumentor()
-    options: dict[str, Any] = {"tracer_provider": TracerProvider(), "meter_provider": meters, "prices": PRICES}
+    options: dict[str, Any] = {"tracer_provider": TracerProvider(), "meter_provider": meters, "prices": PRICES,
+                               "trace_observed_runs": mix["trace_observed_runs"]}
     if mix["tiny_queue"]:
         options.update(fetch_concurrency=1, fetch_queue_size=1)
     standing_faults(fake_api, mix)
     instrumentor.instrument(**options)
+    assert instrumentor._ended_so_far is not None
+    instrumentor._ended_so_far.limit = mix["ended_limit"]
     api = Driver(mix["kind"], fake_api.base_url)
     finals: list[Any] = []
+    ended: list[Any] = []
     turned_away = 0  # responses ended while the queue was made to say it had no room
     try:
         for i, plan in enumerate(mix["plans"]):
@@ -255,6 +273,9 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
             background = instrumentor._background
             if plan["dropped"]:
                 background.submit = lambda *args: False
+            if plan["seen_again"]:
+                for earlier in ended:
+                    assert api(api.client.responses.retrieve, earlier.id).status == "completed"
             ended = observe(api, fake_api, plan, name)
             for index, response in enumerate(ended):
                 reported(response, plan, index)
@@ -276,5 +297,27 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
         assert sum(p.value for p in points.get("openai_cost.runs", [])) == len(finals)
     finally:
         instrumentor.uninstrument()
+        instrumentor._ended_so_far = None  # the next example is a new process
         api.close()
         meters.shutdown()
+
+
+# --- a finished response seen again is not traced twice ---------------------------------------------
+
+@pytest.mark.parametrize("between", ["restart", "others_ended"])
+def test_a_finished_response_seen_again_is_not_traced_twice(api: Driver, otel: Any, between: str) -> None:
+    otel.instrument(prices=PRICES, trace_observed_runs=True)
+    request = {"input": "Six times seven?", "metadata": {"script": "cached"}}
+    first = api(api.client.responses.create, model=MODEL, **request)
+    if between == "restart":
+        otel.instrumentor.uninstrument()
+        otel.instrument(prices=PRICES, trace_observed_runs=True)
+    else:  # what 1,000 other responses ending would do: the first leaves the list of ended ones
+        otel.instrumentor._responses._ended.limit = 1
+        api(api.client.responses.create, model=MODEL, **request)
+    assert api(api.client.responses.retrieve, first.id).status == "completed"
+    points = of_responses(otel.metrics())
+    runs = 1 if between == "restart" else 2
+    assert sum(p.value for p in points["openai_cost.runs"]) == runs
+    assert tokens(points) == {"input": runs * 2000, "output": runs * 300}
+    assert [s.attributes["gen_ai.response.id"] for s in otel.spans()].count(first.id) == 1
