@@ -2,7 +2,7 @@
 reported, the token and dollar metrics equal the API's figures, once, however the response was
 observed (returned, streamed, the stream helper, polled, polled from another thread, resumed after a
 cut, a function-call loop), whatever happened to the background queue, retried requests or the
-instrumentor between responses."""
+instrumentor between responses, and however often an ended response is read again."""
 
 from __future__ import annotations
 
@@ -180,12 +180,11 @@ plans = st.fixed_dictionaries({
     "style": st.sampled_from(STYLES),
     "usage": usages(),
     "then": usages(),  # the second response of a function-call loop
-    "code": st.booleans(),  # a code interpreter call: an auto container, read in the background (always
-    # with a tiny queue, where those slow reads fill it)
+    "code": st.booleans(),  # a code call: its auto container is read in the background (always on a tiny queue)
     "dropped": st.booleans(),  # the background queue has no room when the response ends
     "fault": st.sampled_from([None, None, "rate_limit", "server_error"]),  # one request retried
     "fault_on": st.sampled_from(["POST", "GET"]),
-    "cut": st.integers(1, 8),  # events before a resumed background stream drops
+    "cut": st.integers(1, 8),  # events before a background stream drops (then resumed or polled)
     "resume_with": st.sampled_from(["retrieve", "stream_helper"]),
     "restart_before": st.booleans(),  # uninstrument and instrument again before this response
     "seen_again": st.booleans(),  # the app reads the responses of the plan before again, once ended
