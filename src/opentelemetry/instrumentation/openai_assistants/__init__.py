@@ -41,6 +41,7 @@ from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
 from .responses import ResponsesFrontEnd
+from .responses.ended import EndedResponses
 from .responses.hosted import HostedTools
 from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
@@ -93,6 +94,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _hosted: Optional[HostedTools] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
+    _ended_so_far: Optional[EndedResponses] = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -115,7 +117,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         prices = price_book(settings)
         assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
         responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
-                                      retrieve=assistants.fetcher.container)
+                                      retrieve=assistants.fetcher.container, ended=self._ended_responses())
         self._hosted = responses.hosted
         self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
         self._responses = responses.tracker
@@ -137,6 +139,12 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._uninstrument()
             return
         atexit.register(self._at_exit)
+
+    def _ended_responses(self) -> EndedResponses:
+        """The responses traced so far: outlives ``uninstrument()``, so a restart traces none twice."""
+        if self._ended_so_far is None:
+            self._ended_so_far = EndedResponses()
+        return self._ended_so_far
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for module, name, _ in _PATCHES:

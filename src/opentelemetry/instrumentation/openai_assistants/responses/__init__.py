@@ -14,6 +14,7 @@ from ..background import Background
 from ..config import Settings
 from ..hosted_telemetry import HostedToolsRecorder
 from ..telemetry import Telemetry
+from .ended import EndedResponses
 from .hosted import HostedTools, Retrieve
 from .pipeline import ResponseFinisher
 from .tracker import ResponseTracker
@@ -22,12 +23,15 @@ __all__ = ["ResponsesFrontEnd"]
 
 
 class ResponsesFrontEnd:
-    """Wires the parts; the tracker is what the hooks talk to."""
+    """Wires the parts; the tracker is what the hooks talk to. ``ended``: the responses already traced,
+    kept by the instrumentor across restarts so none is traced twice."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background, prices: PriceBook,
-                 counter: TokenCounter, retrieve: Optional[Retrieve] = None) -> None:
+                 counter: TokenCounter, retrieve: Optional[Retrieve] = None,
+                 ended: Optional[EndedResponses] = None) -> None:
         self.hosted = HostedTools(settings, background, HostedToolsRecorder(telemetry.instruments), prices,
                                   _session_store(settings), retrieve, settings.container_clock or time.time)
         self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter, self.hosted)
-        self.tracker = ResponseTracker(settings, finish=self.finisher, on_container=self.hosted.container_seen)
+        self.tracker = ResponseTracker(settings, finish=self.finisher, on_container=self.hosted.container_seen,
+                                       ended=ended)
         self.tracker.on_track = background.ensure_ticking

@@ -21,7 +21,7 @@ from ..fields import fields, get, page_items, provider_of, server_of, text
 from ..frontends import Call
 from ..model import Response
 from . import observe
-from .links import Recent
+from .ended import EndedResponses
 from .state import ResponseState
 from .streams import ResponseStreamWatcher
 
@@ -39,7 +39,8 @@ ContainerSeen = Callable[[Call, Any], None]  # (call, container object as the SD
 class ResponseTracker:
     """Keeps responses by id and turns observations into response state; see the module docstring."""
 
-    def __init__(self, settings: Settings, finish: Finish, on_container: Optional[ContainerSeen] = None) -> None:
+    def __init__(self, settings: Settings, finish: Finish, on_container: Optional[ContainerSeen] = None,
+                 ended: Optional[EndedResponses] = None) -> None:
         self.enabled = True
         self.settings = settings
         self._finish = finish
@@ -47,7 +48,8 @@ class ResponseTracker:
         self.on_track: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         self._live: OrderedDict[str, ResponseState] = OrderedDict()
-        self._ended = Recent(1000)  # only with trace_observed_runs: responses not to trace again
+        # only with trace_observed_runs: responses not to trace again (kept across restarts when given)
+        self._ended = ended if ended is not None else EndedResponses()
         self._evicted: list[ResponseState] = []
 
     # --- frontends.FrontEnd ------------------------------------------------------------------------
@@ -110,7 +112,7 @@ class ResponseTracker:
         with self._lock:
             state = self._live.get(response.id)
             if state is None:
-                if response.id in self._ended or not (created or self.settings.trace_observed_runs):
+                if not created and (not self.settings.trace_observed_runs or self._ended.seen(response)):
                     return
                 state = self._track(call, response)
             if self.is_creation(call):
@@ -119,7 +121,7 @@ class ResponseTracker:
             finished = response.terminal and state.ended_ns is None
             if finished:
                 state.ended_ns = now
-                self._untrack(response.id)
+                self._untrack(response)
         self._finish_evicted()
         if finished:
             self._finish(state)
@@ -157,7 +159,7 @@ class ResponseTracker:
             if state is None or state.response.background or state.ended_ns is not None:
                 return
             state.end_reason, state.ended_ns = "stream_closed", time.time_ns()
-            self._untrack(response_id)
+            self._untrack(state.response)
         logger.debug("stream of response %s closed early (%s)", response_id, type(error).__name__)
         self._finish(state)
 
@@ -175,7 +177,7 @@ class ResponseTracker:
         self.on_track()
         while len(self._live) > self.settings.max_tracked_runs:
             _, oldest = self._live.popitem(last=False)
-            self._forget(oldest.response.id)
+            self._forget(oldest.response)
             oldest.end_reason, oldest.ended_ns = "evicted", time.time_ns()
             self._evicted.append(oldest)  # finished once the lock is released
         return state
@@ -186,13 +188,13 @@ class ResponseTracker:
         for state in evicted:
             self._finish(state)
 
-    def _untrack(self, response_id: str) -> None:
-        self._live.pop(response_id, None)
-        self._forget(response_id)
+    def _untrack(self, response: Response) -> None:
+        self._live.pop(response.id, None)
+        self._forget(response)
 
-    def _forget(self, response_id: str) -> None:
+    def _forget(self, response: Response) -> None:
         if self.settings.trace_observed_runs:
-            self._ended.put(response_id, True)
+            self._ended.put(response)
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
@@ -220,9 +222,9 @@ class ResponseTracker:
         now_s = now_s or time.time()
         expired: list[ResponseState] = []
         with self._lock:
-            for response_id, state in list(self._live.items()):
+            for state in list(self._live.values()):
                 if now_s >= state.deadline(self.settings.unobserved_run_timeout_s):
-                    self._untrack(response_id)
+                    self._untrack(state.response)
                     expired.append(state)
         for state in expired:
             state.end_reason, state.ended_ns = "unobserved", max(state.started_ns, int(now_s * 1e9))
@@ -232,7 +234,7 @@ class ResponseTracker:
         with self._lock:
             states = list(self._live.values())
             for state in states:
-                self._forget(state.response.id)
+                self._forget(state.response)
             self._live.clear()
         for state in states:
             state.end_reason, state.ended_ns = reason, time.time_ns()

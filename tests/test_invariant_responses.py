@@ -1,0 +1,322 @@
+"""Money is never lost or counted twice, Responses API: for every response whose usage the API
+reported, the token and dollar metrics equal the API's figures, once, however the response was
+observed (returned, streamed, the stream helper, polled, polled from another thread, resumed after a
+cut, a function-call loop), whatever happened to the background queue, retried requests or the
+instrumentor between responses, and however often an ended response is read again."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from driver import Driver
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from responses_helpers import MODEL, PRICES, drain, drain_manager, in_thread
+from test_invariant import tokens
+
+from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage
+from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+from opentelemetry.instrumentation.openai_assistants import model as m
+from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook, TokenCost
+
+TOKEN_KINDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
+STEADY = ("queued", "in_progress")
+FUNCTION = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]
+BOOK = PriceBook(PRICES)  # the same table the instrumentor prices with
+
+
+# --- reading and working out the figures --------------------------------------------------------
+
+def collected(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
+    """Data points by metric name."""
+    found: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                found.setdefault(metric.name, []).extend(metric.data.data_points)
+    return found
+
+
+def of_responses(points: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    return {name: [p for p in found if p.attributes.get("openai.api.type") == "responses"]
+            for name, found in points.items()}
+
+
+def dropped(points: dict[str, list[Any]]) -> dict[str, int]:
+    """Background tasks the full queue turned away, by kind (a response's account, a container read)."""
+    return {p.attributes["openai_cost.fetch.kind"]: int(p.value) for p in points.get("openai_cost.fetches", [])
+            if p.attributes["openai_cost.fetch.outcome"] == "dropped"}
+
+
+def token_spend(points: dict[str, list[Any]]) -> float:
+    return sum(p.value for p in points.get("openai_cost.spend", []) if p.attributes["openai_cost.kind"] in TOKEN_KINDS)
+
+
+def usage_of(response: Any) -> m.Usage:
+    """The usage the API reported on ``response``, as the accounting core's record."""
+    u = response.usage
+    return m.Usage(u.input_tokens, u.output_tokens, cached_input_tokens=u.input_tokens_details.cached_tokens,
+                   cache_write_tokens=u.input_tokens_details.cache_write_tokens,
+                   reasoning_tokens=u.output_tokens_details.reasoning_tokens)
+
+
+def expected_usd(response: Any) -> Decimal:
+    """The reported usage of ``response`` priced by the accounting core, exactly."""
+    usage = usage_of(response)
+    cost = BOOK.token_cost(MODEL, usage, response.created_at, terms=m.PriceTerms(service_tier=response.service_tier))
+    assert isinstance(cost, TokenCost), cost
+    return cost.input_usd + cost.cached_input_usd + cost.cache_write_usd + cost.output_usd
+
+
+# --- observing one response the way an app might -------------------------------------------------
+
+def create(api: Driver, script: str, **kwargs: Any) -> Any:
+    return api(api.client.responses.create, model=MODEL, input="Six times seven?", metadata={"script": script},
+               **kwargs)
+
+
+def poll(kind: str, client: Any, response: Any) -> Any:
+    """Retrieve ``response`` until it ends (returns an awaitable on the async client)."""
+    if kind == "sync":
+        while response.status in STEADY:
+            response = client.responses.retrieve(response.id)
+        return response
+
+    async def apoll() -> Any:
+        current = response
+        while current.status in STEADY:
+            current = await client.responses.retrieve(current.id)
+        return current
+
+    return apoll()
+
+
+def read_until_cut(api: Driver, stream: Any) -> list[Any]:
+    """Read a raw SSE stream until it ends or its connection drops; the events that arrived."""
+    seen: list[Any] = []
+    if api.kind == "sync":
+        with contextlib.suppress(Exception):
+            for item in stream:
+                seen.append(item)
+        return seen
+
+    async def read() -> None:
+        with contextlib.suppress(Exception):
+            async for item in stream:
+                seen.append(item)
+
+    api.wait(read())
+    return seen
+
+
+def resumed(api: Driver, fake_api: Any, script: str, cut: int, how: str) -> Any:
+    """A background stream cut after ``cut`` events, resumed from the last event seen with
+    ``retrieve(stream=True, starting_after=)`` or ``responses.stream(response_id=, starting_after=)``."""
+    fake_api.faults.add(r"^/v1/responses$", "reset", method="POST", after_events=cut)
+    seen = read_until_cut(api, create(api, script, background=True, stream=True))
+    response = seen[-1].response if hasattr(seen[-1], "response") else None
+    if response is not None and response.status not in STEADY:
+        return response
+    event(f"resumed with {how}")
+    ident, after = seen[0].response.id, seen[-1].sequence_number
+    if how == "stream_helper":
+        return drain_manager(api, api.client.responses.stream(response_id=ident, starting_after=after))
+    return drain(api, api(api.client.responses.retrieve, ident, stream=True, starting_after=after))[-1].response
+
+
+def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> list[Any]:
+    """One plan to its end; the responses as the app last read them."""
+    style = plan["style"]
+    if style == "create":
+        return [create(api, script)]
+    if style == "create_stream":
+        return [drain(api, create(api, script, stream=True))[-1].response]
+    if style == "stream_helper":
+        return [drain_manager(api, api.client.responses.stream(model=MODEL, input="Six times seven?",
+                                                               metadata={"script": script}))]
+    if style == "background_poll":
+        return [api.wait(poll(api.kind, api.client, create(api, script, background=True)))]
+    if style == "background_poll_elsewhere":
+        created = create(api, script, background=True)
+        return [in_thread(api, lambda client: poll(api.kind, client, created))]
+    if style == "background_cut_then_polled":  # the app falls back to polling when its stream drops
+        fake_api.faults.add(r"^/v1/responses$", "reset", method="POST", after_events=plan["cut"])
+        seen = read_until_cut(api, create(api, script, background=True, stream=True))
+        return [api.wait(poll(api.kind, api.client, seen[-1].response if hasattr(seen[-1], "response")
+                              else api(api.client.responses.retrieve, seen[0].response.id)))]
+    if style == "background_resumed":
+        return [resumed(api, fake_api, script, plan["cut"], plan["resume_with"])]
+    first = create(api, script, tools=FUNCTION)  # function_loop: the call, then its output
+    call = next(item for item in first.output if item.type == "function_call")
+    second = api(api.client.responses.create, model=MODEL, previous_response_id=first.id, tools=FUNCTION,
+                 input=[{"type": "function_call_output", "call_id": call.call_id, "output": "42"}])
+    return [first, second]
+
+
+# --- the invariant, over random mixes ---------------------------------------------------------------
+
+STYLES = ("create", "create_stream", "stream_helper", "background_poll", "background_poll_elsewhere",
+          "background_resumed", "background_cut_then_polled", "function_loop")
+
+
+@st.composite
+def usages(draw: Any) -> Usage:
+    """Reported usage: cached reads and cache writes inside input, reasoning inside output."""
+    tokens_in, tokens_out = draw(st.integers(1, 6000)), draw(st.integers(0, 900))
+    cached = draw(st.sampled_from([0, 0, tokens_in // 2, tokens_in]))
+    written = draw(st.sampled_from([0, 0, (tokens_in - cached) // 3, tokens_in - cached]))
+    return Usage(tokens_in, tokens_out, cached=cached, cache_write=written,
+                 reasoning=draw(st.integers(0, tokens_out)))
+
+
+plans = st.fixed_dictionaries({
+    "style": st.sampled_from(STYLES),
+    "usage": usages(),
+    "then": usages(),  # the second response of a function-call loop
+    "code": st.booleans(),  # a code call: its auto container is read in the background (always on a tiny queue)
+    "dropped": st.booleans(),  # the background queue has no room when the response ends
+    "fault": st.sampled_from([None, None, "rate_limit", "server_error"]),  # one request retried
+    "fault_on": st.sampled_from(["POST", "GET"]),
+    "cut": st.integers(1, 8),  # events before a background stream drops (then resumed or polled)
+    "resume_with": st.sampled_from(["retrieve", "stream_helper"]),
+    "restart_before": st.booleans(),  # uninstrument and instrument again before this response
+    "seen_again": st.booleans(),  # the app reads the responses of the plan before again, once ended
+})
+mixes = st.fixed_dictionaries({"kind": st.sampled_from(["sync", "async"]), "tiny_queue": st.booleans(),
+                               "trace_observed_runs": st.booleans(),
+                               "ended_limit": st.sampled_from([1, 1000]),  # 1: what 1,000 others ending do
+                               "plans": st.lists(plans, min_size=1, max_size=5)})
+
+
+def script_of(plan: dict[str, Any], code: bool) -> ResponseScript:
+    answer = [CodeCall("print(6 * 7)", logs=["42\n"])] if code else []
+    answer.append(Text("Forty-two."))
+    if plan["style"] == "function_loop":
+        return ResponseScript([FunctionCall("lookup")], usage=plan["usage"],
+                              then=ResponseScript(answer, usage=plan["then"]))
+    return ResponseScript(answer, usage=plan["usage"])
+
+
+def reported(response: Any, plan: dict[str, Any], index: int) -> None:
+    """The fake API reported the plan's usage, exactly: the figures the metrics must match."""
+    usage = plan["then"] if index else plan["usage"]
+    assert response.status == "completed" and response.usage is not None
+    u = usage_of(response)
+    assert (u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_write_tokens, u.reasoning_tokens) == (
+        usage.input, usage.output, usage.cached, usage.cache_write, usage.reasoning)
+
+
+def standing_faults(fake_api: Any, mix: dict[str, Any]) -> None:
+    """Only the faults meant for the whole mix: with a tiny queue, slow container reads keep it busy."""
+    fake_api.faults.clear()
+    if mix["tiny_queue"]:
+        fake_api.faults.add(r"/containers", "delay", count=None, method="GET", seconds=0.2)
+
+
+QUIET = {"kind": "sync", "tiny_queue": False, "trace_observed_runs": False, "ended_limit": 1000}
+
+
+def plan(style: str, **changes: Any) -> dict[str, Any]:
+    """A plan for an explicit example: the defaults, changed."""
+    return {"style": style, "usage": Usage(3000, 400, cached=1000, cache_write=700, reasoning=150),
+            "then": Usage(3200, 50, cached=3000), "code": False, "dropped": False, "fault": None,
+            "fault_on": "POST", "cut": 3, "resume_with": "retrieve", "restart_before": False, "seen_again": False,
+            **changes}
+
+
+@settings(max_examples=50, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(mix=mixes)
+@example(mix={**QUIET, "kind": "async", "plans": [  # every style once, resumed both ways
+    plan("background_resumed"), plan("background_resumed", resume_with="stream_helper", restart_before=True),
+    *(plan(style, fault=fault, fault_on=on) for style, fault, on in [
+        ("create", "rate_limit", "POST"), ("create_stream", "server_error", "POST"), ("stream_helper", None, "GET"),
+        ("background_poll", "server_error", "GET"), ("background_poll_elsewhere", "rate_limit", "GET"),
+        ("function_loop", None, "POST")])]})
+@example(mix={**QUIET, "trace_observed_runs": True, "ended_limit": 1, "plans": [  # ended ones read again
+    plan("function_loop"), plan("create", seen_again=True), plan("create", seen_again=True, restart_before=True)]})
+@example(mix={**QUIET, "tiny_queue": True,  # slow container reads fill the queue: real drops
+              "plans": [plan("create"), plan("create_stream"), plan("function_loop"), plan("stream_helper")]})
+def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mix: dict[str, Any]) -> None:
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = AssistantsInstrumentor()
+    options: dict[str, Any] = {"tracer_provider": TracerProvider(), "meter_provider": meters, "prices": PRICES,
+                               "trace_observed_runs": mix["trace_observed_runs"]}
+    if mix["tiny_queue"]:
+        options.update(fetch_concurrency=1, fetch_queue_size=1)
+    standing_faults(fake_api, mix)
+    instrumentor.instrument(**options)
+    assert instrumentor._ended_so_far is not None
+    instrumentor._ended_so_far.limit = mix["ended_limit"]
+    api = Driver(mix["kind"], fake_api.base_url)
+    finals: list[Any] = []
+    ended: list[Any] = []
+    turned_away = 0  # responses ended while the queue was made to say it had no room
+    try:
+        for i, plan in enumerate(mix["plans"]):
+            if plan["restart_before"]:
+                instrumentor.uninstrument()
+                instrumentor.instrument(**options)
+            name = f"mix{i}"
+            fake_api.response_scripts[name] = script_of(plan, code=plan["code"] or mix["tiny_queue"])
+            if plan["fault"]:
+                fake_api.faults.add(r"^/v1/responses", plan["fault"], method=plan["fault_on"])
+            background = instrumentor._background
+            if plan["dropped"]:
+                background.submit = lambda *args: False
+            if plan["seen_again"]:
+                for earlier in ended:
+                    assert api(api.client.responses.retrieve, earlier.id).status == "completed"
+            ended = observe(api, fake_api, plan, name)
+            for index, response in enumerate(ended):
+                reported(response, plan, index)
+            finals.extend(ended)
+            turned_away += len(ended) if plan["dropped"] else 0
+            if not mix["tiny_queue"]:  # else the next response ends while slow reads fill the queue
+                assert instrumentor.force_flush(10_000)
+            vars(background).pop("submit", None)
+            standing_faults(fake_api, mix)
+        assert instrumentor.force_flush(10_000)
+        everything = collected(reader)
+        points = of_responses(everything)
+        event(f"responses: {len(finals)}")
+        event(f"dropped by a really full queue: {dropped(everything).get('response', 0) > turned_away}")
+        assert tokens(points) == {"input": sum(r.usage.input_tokens for r in finals),
+                                  "output": sum(r.usage.output_tokens for r in finals)}
+        expected = sum((expected_usd(r) for r in finals), Decimal(0))
+        assert token_spend(points) == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
+        assert sum(p.value for p in points.get("openai_cost.runs", [])) == len(finals)
+    finally:
+        instrumentor.uninstrument()
+        instrumentor._ended_so_far = None  # the next example is a new process
+        api.close()
+        meters.shutdown()
+
+
+# --- a finished response seen again is not traced twice ---------------------------------------------
+
+@pytest.mark.parametrize("between", ["restart", "others_ended"])
+def test_a_finished_response_seen_again_is_not_traced_twice(api: Driver, otel: Any, between: str) -> None:
+    otel.instrument(prices=PRICES, trace_observed_runs=True)
+    request = {"input": "Six times seven?", "metadata": {"script": "cached"}}
+    first = api(api.client.responses.create, model=MODEL, **request)
+    if between == "restart":
+        otel.instrumentor.uninstrument()
+        otel.instrument(prices=PRICES, trace_observed_runs=True)
+    else:  # what 1,000 other responses ending would do: the first leaves the list of ended ones
+        otel.instrumentor._responses._ended.limit = 1
+        api(api.client.responses.create, model=MODEL, **request)
+    assert api(api.client.responses.retrieve, first.id).status == "completed"
+    points = of_responses(otel.metrics())
+    runs = 1 if between == "restart" else 2
+    assert sum(p.value for p in points["openai_cost.runs"]) == runs
+    assert tokens(points) == {"input": runs * 2000, "output": runs * 300}
+    assert [s.attributes["gen_ai.response.id"] for s in otel.spans()].count(first.id) == 1
