@@ -71,7 +71,7 @@ def otel() -> Iterator[Otel]:
     yield Otel(exporter, reader, tracer_provider, meter_provider, instrumentor)
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
-    instrumentor._ended_so_far = None  # the instrumentor is a singleton: each test starts as a new process
+    instrumentor._ended_runs = instrumentor._ended_responses = None  # a singleton: each test is a new process
 
 
 @pytest.fixture

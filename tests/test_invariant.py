@@ -281,6 +281,25 @@ def test_a_finished_run_seen_again_is_not_traced_twice(api: Driver, otel: Any, f
     assert tokens(points) == {"input": 500, "output": 25}
 
 
+def test_a_finished_run_seen_again_after_a_restart_is_not_traced_twice(api: Driver, otel: Any,
+                                                                         fake_api: Any) -> None:
+    otel.instrument(trace_observed_runs=True)
+    fake_api.scripts["case"] = Script([Say("One.", usage=(100, 5))])
+    assistant = _post(fake_api, "/assistants", {"model": "gpt-4o-mini", "metadata": {"script": "case"}})
+    thread = _post(fake_api, "/threads", {"messages": [{"role": "user", "content": "Hi"}]})
+    run = _post(fake_api, f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"]})
+    _poll_elsewhere(fake_api, thread["id"], run["id"])
+    retrieve = api.client.beta.threads.runs.retrieve
+    api(retrieve, run["id"], thread_id=thread["id"])
+    otel.instrumentor.force_flush()
+    otel.instrumentor.uninstrument()
+    otel.instrument(trace_observed_runs=True)
+    assert api(retrieve, run["id"], thread_id=thread["id"]).status == "completed"
+    points = otel.metrics()
+    assert runs_counted(points) == 1
+    assert tokens(points) == {"input": 100, "output": 5}
+
+
 # --- defect 12: no steps, no reported usage -----------------------------------------------------------
 
 @pytest.mark.parametrize("unreadable", ["fetch_steps_off", "steps_rate_limited"])

@@ -254,8 +254,8 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
         options.update(fetch_concurrency=1, fetch_queue_size=1)
     standing_faults(fake_api, mix)
     instrumentor.instrument(**options)
-    assert instrumentor._ended_so_far is not None
-    instrumentor._ended_so_far.limit = mix["ended_limit"]
+    assert instrumentor._ended_responses is not None
+    instrumentor._ended_responses.limit = mix["ended_limit"]
     api = Driver(mix["kind"], fake_api.base_url)
     finals: list[Any] = []
     ended: list[Any] = []
@@ -296,7 +296,7 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
         assert sum(p.value for p in points.get("openai_cost.runs", [])) == len(finals)
     finally:
         instrumentor.uninstrument()
-        instrumentor._ended_so_far = None  # the next example is a new process
+        instrumentor._ended_runs = instrumentor._ended_responses = None  # the next example is a new process
         api.close()
         meters.shutdown()
 

@@ -37,11 +37,11 @@ from .assistants.fetch import Fetcher
 from .assistants.tracker import RunTracker
 from .background import Background
 from .config import Settings
+from .ended import EndedIds
 from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
 from .responses import ResponsesFrontEnd
-from .responses.ended import EndedResponses
 from .responses.hosted import HostedTools
 from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
@@ -94,7 +94,8 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _hosted: Optional[HostedTools] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
-    _ended_so_far: Optional[EndedResponses] = None
+    _ended_runs: Optional[EndedIds] = None  # outlive uninstrument(): a restart traces nothing twice
+    _ended_responses: Optional[EndedIds] = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -115,9 +116,11 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
                                 on_tick=self._sweep)
         prices = price_book(settings)
-        assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
+        if self._ended_runs is None or self._ended_responses is None:
+            self._ended_runs, self._ended_responses = EndedIds(max(1, settings.max_tracked_runs)), EndedIds()
+        assistants = AssistantsFrontEnd(settings, telemetry, background, prices, ended=self._ended_runs)
         responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
-                                      retrieve=assistants.fetcher.container, ended=self._ended_responses())
+                                      retrieve=assistants.fetcher.container, ended=self._ended_responses)
         self._hosted = responses.hosted
         self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
         self._responses = responses.tracker
@@ -139,12 +142,6 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._uninstrument()
             return
         atexit.register(self._at_exit)
-
-    def _ended_responses(self) -> EndedResponses:
-        """The responses traced so far: outlives ``uninstrument()``, so a restart traces none twice."""
-        if self._ended_so_far is None:
-            self._ended_so_far = EndedResponses()
-        return self._ended_so_far
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for module, name, _ in _PATCHES:

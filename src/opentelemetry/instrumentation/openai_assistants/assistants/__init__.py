@@ -9,6 +9,7 @@ from typing import Optional
 from ..accounting.pricing import PriceBook
 from ..background import Background
 from ..config import Settings
+from ..ended import EndedIds
 from ..frontends import Call
 from ..model import Assistant
 from ..telemetry import Telemetry
@@ -25,7 +26,7 @@ class AssistantsFrontEnd:
     """Wires the parts; the tracker is what the hooks talk to."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background,
-                 prices: Optional[PriceBook] = None) -> None:
+                 prices: Optional[PriceBook] = None, ended: Optional[EndedIds] = None) -> None:
         accountant = Accountant(settings, prices,
                                 on_session_eviction=lambda: telemetry.instruments.session_evictions.add(1))
         reporter = RunReporter(settings)
@@ -35,6 +36,6 @@ class AssistantsFrontEnd:
             telemetry.invocation_ended(reporter.assistant_created(call, assistant, error), None)
 
         self.tracker = RunTracker(settings, finish=lambda state: finisher(state), on_assistant_call=assistant_call,
-                                  on_message=accountant.remember)
+                                  on_message=accountant.remember, ended=ended)
         finisher = RunFinisher(settings, background, self.fetcher, telemetry, self.tracker.assistants, accountant)
         self.tracker.on_track = background.ensure_ticking

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from ..config import Settings
+from ..ended import EndedIds
 from ..forking import in_child_after_fork
 from ..frontends import Call
 from ..model import Assistant, Message, Run, RunRequest, Step
@@ -60,6 +61,7 @@ class RunTracker:
         finish: Callable[[RunState], None],
         on_assistant_call: Optional[Callable[[Call, Optional[Assistant], Optional[BaseException]], None]] = None,
         on_message: Optional[Callable[[Message], None]] = None,
+        ended: Optional[EndedIds] = None,
     ) -> None:
         self.enabled = True
         self.settings = settings
@@ -68,10 +70,8 @@ class RunTracker:
         self._on_message = on_message
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, RunState] = OrderedDict()
-        # Only with trace_observed_runs: runs not to trace again (id -> API end time), and the latest end
-        # time of those forgotten since: a run first seen finished that ended by then is not traced.
-        self._ended: BoundedDict = BoundedDict(max(1, settings.max_tracked_runs))
-        self._forgotten_until = 0
+        # Only with trace_observed_runs: runs not to trace again, kept by the instrumentor across restarts.
+        self._ended = ended if ended is not None else EndedIds(max(1, settings.max_tracked_runs))
         self.assistants: BoundedDict = BoundedDict(1000)
         self.thread_metadata: BoundedDict = BoundedDict(1000)  # allow-listed keys only, until a run starts
         self._evicted: list[RunState] = []
@@ -258,20 +258,12 @@ class RunTracker:
         """Remember an ended run only where a later observation could trace it again."""
         if not self.settings.trace_observed_runs:
             return
-        ended = self._ended
-        ended[run.id] = ended_at(run) or 0
-        ended.move_to_end(run.id)
-        while len(ended) > ended.limit:
-            _, end_s = ended.popitem(last=False)
-            self._forgotten_until = max(self._forgotten_until, end_s)
+        self._ended.put(run.id, ended_at(run))
 
     def _ended_before(self, run: Run) -> bool:
         """Already traced here: remembered, or finished no later than a run since forgotten (whole
         seconds: a run ending in the same second as one forgotten is not traced, never twice)."""
-        if run.id in self._ended:
-            return True
-        end_s = ended_at(run) if run.terminal else None
-        return end_s is not None and end_s <= self._forgotten_until
+        return self._ended.seen(run.id, ended_at(run) if run.terminal else None)
 
     def _allowed(self, metadata: dict[str, str]) -> dict[str, str]:
         return {k: metadata[k] for k in self.settings.metadata_keys if k in metadata}

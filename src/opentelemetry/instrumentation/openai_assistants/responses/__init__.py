@@ -12,9 +12,9 @@ from ..accounting.tokens import TokenCounter
 from ..assistants.accountant import _session_store
 from ..background import Background
 from ..config import Settings
+from ..ended import EndedIds
 from ..hosted_telemetry import HostedToolsRecorder
 from ..telemetry import Telemetry
-from .ended import EndedResponses
 from .hosted import HostedTools, Retrieve
 from .pipeline import ResponseFinisher
 from .tracker import ResponseTracker
@@ -28,7 +28,7 @@ class ResponsesFrontEnd:
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background, prices: PriceBook,
                  counter: TokenCounter, retrieve: Optional[Retrieve] = None,
-                 ended: Optional[EndedResponses] = None) -> None:
+                 ended: Optional[EndedIds] = None) -> None:
         self.hosted = HostedTools(settings, background, HostedToolsRecorder(telemetry.instruments), prices,
                                   _session_store(settings), retrieve, settings.container_clock or time.time)
         self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter, self.hosted)

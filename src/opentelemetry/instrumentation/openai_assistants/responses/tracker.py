@@ -17,11 +17,11 @@ from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from ..config import Settings
+from ..ended import EndedIds
 from ..fields import fields, get, page_items, provider_of, server_of, text
 from ..frontends import Call
 from ..model import Response
 from . import observe
-from .ended import EndedResponses
 from .state import ResponseState
 from .streams import ResponseStreamWatcher
 
@@ -40,7 +40,7 @@ class ResponseTracker:
     """Keeps responses by id and turns observations into response state; see the module docstring."""
 
     def __init__(self, settings: Settings, finish: Finish, on_container: Optional[ContainerSeen] = None,
-                 ended: Optional[EndedResponses] = None) -> None:
+                 ended: Optional[EndedIds] = None) -> None:
         self.enabled = True
         self.settings = settings
         self._finish = finish
@@ -49,7 +49,7 @@ class ResponseTracker:
         self._lock = threading.Lock()
         self._live: OrderedDict[str, ResponseState] = OrderedDict()
         # only with trace_observed_runs: responses not to trace again (kept across restarts when given)
-        self._ended = ended if ended is not None else EndedResponses()
+        self._ended = ended if ended is not None else EndedIds()
         self._evicted: list[ResponseState] = []
 
     # --- frontends.FrontEnd ------------------------------------------------------------------------
@@ -112,7 +112,7 @@ class ResponseTracker:
         with self._lock:
             state = self._live.get(response.id)
             if state is None:
-                if not created and (not self.settings.trace_observed_runs or self._ended.seen(response)):
+                if not created and (not self.settings.trace_observed_runs or self._seen_ended(response)):
                     return
                 state = self._track(call, response)
             if self.is_creation(call):
@@ -194,7 +194,10 @@ class ResponseTracker:
 
     def _forget(self, response: Response) -> None:
         if self.settings.trace_observed_runs:
-            self._ended.put(response)
+            self._ended.put(response.id, _ended_at(response))
+
+    def _seen_ended(self, response: Response) -> bool:
+        return self._ended.seen(response.id, _ended_at(response) if response.terminal else None)
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
@@ -243,3 +246,8 @@ class ResponseTracker:
     def live_responses(self) -> int:
         with self._lock:
             return len(self._live)
+
+
+def _ended_at(response: Response) -> Optional[int]:
+    """When the API says the response ended (a failed or cancelled one may not say: its creation)."""
+    return response.completed_at or response.created_at
