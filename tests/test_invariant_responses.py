@@ -320,3 +320,22 @@ def test_a_finished_response_seen_again_is_not_traced_twice(api: Driver, otel: A
     assert sum(p.value for p in points["openai_cost.runs"]) == runs
     assert tokens(points) == {"input": runs * 2000, "output": runs * 300}
     assert [s.attributes["gen_ai.response.id"] for s in otel.spans()].count(first.id) == 1
+
+
+def test_a_forked_child_starts_with_no_responses_and_a_free_lock() -> None:
+    """Defect 7 for responses: the child never emits the parent's responses nor waits on its lock."""
+    import os
+
+    from opentelemetry.instrumentation.openai_assistants.config import Settings
+    from opentelemetry.instrumentation.openai_assistants.responses.tracker import ResponseTracker
+
+    tracker = ResponseTracker(Settings(), finish=lambda state: None)
+    tracker._live["resp_parent"] = object()  # type: ignore[assignment]  # a response in flight
+    with tracker._lock:  # another thread holds the lock at fork time
+        pid = os.fork()
+        if pid == 0:
+            ok = tracker._lock.acquire(timeout=2) and not tracker._live
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "resp_parent" in tracker._live  # the parent keeps its own

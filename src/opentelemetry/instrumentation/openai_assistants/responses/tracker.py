@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 from ..config import Settings
 from ..ended import EndedIds
 from ..fields import fields, get, page_items, provider_of, server_of, text
+from ..forking import in_child_after_fork
 from ..frontends import Call
 from ..model import Response
 from . import observe
@@ -51,6 +52,14 @@ class ResponseTracker:
         # only with trace_observed_runs: responses not to trace again (kept across restarts when given)
         self._ended = ended if ended is not None else EndedIds()
         self._evicted: list[ResponseState] = []
+        in_child_after_fork(self, ResponseTracker._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts empty: the parent's responses are the parent's to emit, and its lock
+        may have been held by a thread that does not exist here."""
+        self._lock = threading.Lock()
+        self._live = OrderedDict()
+        self._evicted = []
 
     # --- frontends.FrontEnd ------------------------------------------------------------------------
 
