@@ -1,5 +1,6 @@
-"""Benchmark of the accounting core: tokens counted per second, and the cost of estimating one new run
-in threads of growing length (it should stay flat: only the run's new content is fetched and counted).
+"""Benchmark of the accounting core: tokens counted per second, the cost of estimating one new run
+in threads of growing length (it should stay flat: only the run's new content is fetched and counted),
+and the cost of pricing one step or response (rates resolved on every call vs resolved once).
 
 Run: ``TIKTOKEN_CACHE_DIR=... python benchmarks/bench_accounting.py`` (prints a table; not a test).
 """
@@ -10,6 +11,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
 
@@ -21,13 +23,16 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
 
 from opentelemetry.instrumentation.openai_assistants.accounting.estimator import RunContext, estimate_run  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.accounting.history import ThreadHistory  # noqa: E402
+from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.accounting.tokens import TokenCounter  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.model import (  # noqa: E402
     Message,
+    PriceTerms,
     Run,
     Step,
     ToolCall,
     ToolDefinition,
+    Usage,
 )
 
 TEXT = (
@@ -116,6 +121,56 @@ def one_new_run(thread: Thread, history: ThreadHistory, counter: TokenCounter, k
     return time.perf_counter() - start, thread.requests
 
 
+def price_us(
+    book: PriceBook, model: str, created: int, usage: Usage, terms: Optional[PriceTerms], calls: int
+) -> float:
+    """Median µs per ``token_cost`` call over 7 blocks (the timestamps of a day's steps differ)."""
+    blocks = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for i in range(calls):
+            book.token_cost(model, usage, created + i, "openai", terms)
+        blocks.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(blocks)
+
+
+def pricing_rows() -> None:
+    rows = (
+        # 2024-10-27: gpt-4o is then gpt-4o-2024-08-06; an Assistants step has input and output only
+        ("price one step (Assistants, gpt-4o)", "gpt-4o", 1_730_000_000, Usage(1_234, 56), None),
+        (
+            "price one response (gpt-5, cached, flex, 2h)",
+            "gpt-5",
+            1_788_220_800,  # 2026-09-01
+            Usage(12_345, 678, cached_input_tokens=4_096, cache_write_tokens=512, reasoning_tokens=200),
+            PriceTerms("flex", "2h"),
+        ),
+    )
+    print("Pricing one usage: rates resolved on every call (before) vs once per model and day (after)")
+    print(f"  {'median of 7 blocks':<46} {'before: µs':>10} {'after: µs':>10} {'ratio':>7}")
+    for label, model, created, usage, terms in rows:
+        before = price_us(PriceBook({}, cache_size=0), model, created, usage, terms, calls=200)
+        after = price_us(PriceBook({}), model, created, usage, terms, calls=2_000)
+        print(f"  {label:<46} {before:>10.2f} {after:>10.2f} {before / after:>6.0f}x")
+    print(f"  {'genai_prices.calc_price alone (the old path)':<46} {calc_price_us():>10.2f}")
+
+
+def calc_price_us(calls: int = 200) -> float:
+    import genai_prices
+
+    when = datetime.fromtimestamp(1_730_000_000, tz=UTC)
+    usage = genai_prices.Usage(input_tokens=1_234, output_tokens=56)
+    blocks = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(calls):
+            genai_prices.calc_price(
+                usage, model_ref="gpt-4o-2024-08-06", provider_id="openai", genai_request_timestamp=when
+            )
+        blocks.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(blocks)
+
+
 def main() -> None:
     counter = TokenCounter()
     print("Tokens counted per second (encode_ordinary, ~40-token messages)")
@@ -140,3 +195,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    print()
+    pricing_rows()

@@ -1,7 +1,8 @@
 """Overhead of the instrumentation on the app's calls, against the uninstrumented SDK and against peers.
 
 The real ``openai`` SDK talks to an in-process ``httpx2`` transport (no sockets) that replays Assistants
-JSON and SSE recorded from the fake API's own logic (``fakeapi.api``), so the numbers are the cost of the
+and Responses JSON and SSE recorded from the fake API's own logic (``fakeapi.api``,
+``fakeapi.responses_api``), so the numbers are the cost of the
 SDK plus the instrumentation, not of a server. Instrumented and uninstrumented blocks alternate
 (ABBA...), toggled with ``instrument()``/``uninstrument()``, and each pair of adjacent blocks gives one
 ratio; the table shows the median and the 10th-90th percentiles of those ratios.
@@ -49,6 +50,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 
 from fakeapi.api import Api, Reply, StreamReply  # noqa: E402
 from fakeapi.clock import FakeClock  # noqa: E402
+from fakeapi.responses_api import ResponsesApi  # noqa: E402
+from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage  # noqa: E402
 from fakeapi.scripts import Code, Say, Script  # noqa: E402
 from fakeapi.state import World  # noqa: E402
 from fakeapi.validate import check_event, check_object  # noqa: E402
@@ -70,6 +73,8 @@ BASE_URL = "http://assistants.bench/v1"
 # the run does, so the transport keeps no per-run state (which would show up in the memory numbers).
 HOLD, QUICK, MULTI, STREAM = "h", "q", "m", "s"
 _PLACEHOLDER = "run_" + "@" * 24
+_RESP_PLACEHOLDER = "resp_" + "@" * 24  # the same trick for response ids: ``resp_`` + letter + 23 hex
+BACKGROUND = "b"
 
 
 def _run_id(kind: str, n: int) -> str:
@@ -88,10 +93,66 @@ class Payloads:
     sse: bytes
     sse_cuts: list[int]  # where to cut the SSE body into the chunks a server would send
     stream_events: int
+    responses: ResponsePayloads
+
+
+@dataclass
+class ResponsePayloads:
+    """What the Responses API answered: a finished response, a background one and its polls, a stream."""
+
+    completed: bytes
+    queued: bytes
+    polls: list[bytes]  # successive reads of a background response, the last one completed
+    sse: bytes
+    sse_cuts: list[int]
+    stream_events: int
 
 
 def _encode(body: Any, run_id: str) -> bytes:
     return json.dumps(body).replace(run_id, _PLACEHOLDER).encode()
+
+
+def _sse(events: list[tuple[str, Any]], object_id: str, placeholder: str) -> tuple[bytes, list[int]]:
+    chunks = [f"event: {name}\ndata: {json.dumps(data)}\n\n".replace(object_id, placeholder).encode()
+              for name, data in events]
+    chunks.append(b"event: done\ndata: [DONE]\n\n")
+    cuts, at = [], 0
+    for chunk in chunks:
+        at += len(chunk)
+        cuts.append(at)
+    return b"".join(chunks), cuts
+
+
+def record_responses(api: Api, call: Callable[..., Any]) -> ResponsePayloads:
+    """Play three responses through the fake Responses API in-process: one answered at once (a function
+    call and a message), one in background mode polled to the end, one streamed (~300 events)."""
+    tools = [{"type": "function", "name": "get_weather", "parameters": {}, "strict": True},
+             {"type": "code_interpreter", "container": {"type": "auto"}}]
+    answer = ResponseScript([FunctionCall("get_weather", '{"city": "Paris"}'), Text("Checking the weather.")],
+                            usage=Usage(input=320, output=40, cached=128, reasoning=12))
+    code = "\n".join(f"row_{i} = [x * {i} for x in range(10)]" for i in range(8))
+    long_text = " ".join(f"Point {i} adds one more detail." for i in range(45))
+    streamed = ResponseScript([CodeCall(code, logs=["done\n"]), Text(long_text, chunk=5)],
+                              usage=Usage(input=900, output=420, cached=512))
+    responses = ResponsesApi(api.world, {"answer": answer, "streamed": streamed}, lambda: True)
+    api.routes.extend(responses.routes)
+    base = {"model": MODEL, "input": "What is the weather in Paris?", "tools": tools}
+    done = call("POST", "/responses", {**base, "metadata": {"script": "answer"}})
+    queued = call("POST", "/responses", {**base, "background": True, "metadata": {"script": "answer"}})
+    polls = []
+    while not polls or polls[-1]["status"] not in ("completed", "failed"):
+        polls.append(call("GET", f"/responses/{queued['id']}"))
+    events = call("POST", "/responses", {**base, "stream": True, "metadata": {"script": "streamed"}})
+    sid = events[0][1]["response"]["id"]
+    sse, cuts = _sse(events, sid, _RESP_PLACEHOLDER)
+
+    def encode(body: Any, response_id: str) -> bytes:
+        return json.dumps(body).replace(response_id, _RESP_PLACEHOLDER).encode()
+
+    return ResponsePayloads(
+        completed=encode(done, done["id"]), queued=encode(queued, queued["id"]),
+        polls=[encode(p, queued["id"]) for p in polls], sse=sse, sse_cuts=cuts, stream_events=len(events),
+    )
 
 
 def record() -> Payloads:
@@ -130,17 +191,12 @@ def record() -> Payloads:
     events = call("POST", f"/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True,
                                                              "metadata": {"script": "streamed"}})
     sid = next(data["id"] for name, data in events if name == "thread.run.created")
-    chunks = [f"event: {name}\ndata: {json.dumps(data)}\n\n".replace(sid, _PLACEHOLDER).encode()
-              for name, data in events]
-    chunks.append(b"event: done\ndata: [DONE]\n\n")
-    cuts, at = [], 0
-    for chunk in chunks:
-        at += len(chunk)
-        cuts.append(at)
+    sse, cuts = _sse(events, sid, _PLACEHOLDER)
     return Payloads(
         thread_id=thread["id"], assistant_id=assistant["id"], assistant=json.dumps(assistant).encode(),
         created=_encode(run, rid), polls=[_encode(p, rid) for p in polls], steps=_encode(steps, rid),
-        messages=_encode(messages, rid), sse=b"".join(chunks), sse_cuts=cuts, stream_events=len(events),
+        messages=_encode(messages, rid), sse=sse, sse_cuts=cuts, stream_events=len(events),
+        responses=record_responses(api, call),
     )
 
 
@@ -187,6 +243,8 @@ class ReplayTransport(httpx2.BaseTransport):
         request.read()
         parts = request.url.path.split("/")[2:]  # after /v1
         post = request.method == "POST"
+        if parts[0] == "responses":
+            return self._responses(request, parts)
         if parts[0] == "assistants":
             return self._json(self.p.assistant)
         if len(parts) == 3 and parts[2] == "messages":
@@ -212,6 +270,33 @@ class ReplayTransport(httpx2.BaseTransport):
         done = kind == QUICK or (kind == HOLD and self.finishing)
         return self._json(self.p.polls[-1] if done else self.p.polls[0], run_id)
 
+
+    def _responses(self, request: httpx2.Request, parts: list[str]) -> httpx2.Response:
+        r = self.p.responses
+        if request.method == "POST":
+            options = json.loads(request.content or b"{}")
+            if options.get("stream"):
+                body = r.sse.replace(_RESP_PLACEHOLDER.encode(), self._response_id(STREAM).encode())
+                return httpx2.Response(200, headers=self._SSE, stream=_Chunks(body, r.sse_cuts))
+            if options.get("background"):
+                return self._resp_json(r.queued, self._response_id(BACKGROUND))
+            return self._resp_json(r.completed, self._response_id(QUICK))
+        response_id = parts[1]
+        with self._lock:
+            n = self._polled.get(response_id, 0)
+            self._polled[response_id] = n + 1
+            if n + 1 >= len(r.polls):
+                del self._polled[response_id]
+        return self._resp_json(r.polls[min(n, len(r.polls) - 1)], response_id)
+
+    def _response_id(self, kind: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"resp_{kind}{self._counter:023x}"
+
+    def _resp_json(self, body: bytes, response_id: str) -> httpx2.Response:
+        body = body.replace(_RESP_PLACEHOLDER.encode(), response_id.encode())
+        return httpx2.Response(200, headers=self._JSON, content=body)
 
 class _AsyncChunks(httpx2.AsyncByteStream):
     def __init__(self, chunks: Any) -> None:
@@ -389,6 +474,18 @@ def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, sc
     def n(calls: int) -> int:
         return max(2, int(calls * scale))
 
+    r = p.responses
+    question = {"model": MODEL, "input": "What is the weather in Paris?"}
+
+    def background_polled() -> None:  # background mode, read until it ends (as the app's poll loop does)
+        response = client.responses.create(**question, background=True)
+        while response.status in ("queued", "in_progress"):
+            response = client.responses.retrieve(response.id)
+
+    def response_stream() -> None:
+        for _ in client.responses.create(**question, stream=True):
+            pass
+
     return [
         Workload("runs.create", n(400), lambda: runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id)),
         Workload("runs.retrieve (polling)", n(400), lambda: runs.retrieve(held["id"], thread_id=p.thread_id),
@@ -409,6 +506,11 @@ def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, sc
                                                    metadata={"kind": MULTI}, poll_interval_ms=0)),
                  runs_per_call=1.0),
         Workload(f"async runs.stream().until_done() ({p.stream_events} events)", n(12), lambda: run(astream()),
+                 runs_per_call=1.0),
+        Workload("responses.create", n(400), lambda: client.responses.create(**question), runs_per_call=1.0),
+        Workload(f"responses.create(stream=True) ({r.stream_events} events)", n(12), response_stream,
+                 runs_per_call=1.0),
+        Workload(f"responses.create(background=True) + {len(r.polls)} polls", n(60), background_polled,
                  runs_per_call=1.0),
     ]
 
@@ -658,7 +760,7 @@ def _drained(result: dict[str, Any]) -> str:
 def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     ours = all_results[0]
     lines = [
-        "# Instrumentation overhead: OpenAI Assistants API",
+        "# Instrumentation overhead: OpenAI Assistants and Responses APIs",
         "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; mode: {'quick' if quick else 'full'}",
         f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "

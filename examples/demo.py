@@ -1,5 +1,5 @@
-"""The demo: a scripted assistant workload against a local simulated Assistants API (no API key),
-traced and metered by the instrumentor, printed as a cost summary.
+"""The demo: a scripted Assistants workload and a Responses workload against a local simulated
+OpenAI API (no API key), traced and metered by the instrumentor, printed as a cost summary.
 
     python examples/demo.py            # explicit AssistantsInstrumentor().instrument()
     opentelemetry-instrument python examples/demo.py   # the same, loaded by the entry point
@@ -28,6 +28,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExpor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from responses_workload import register_response_scripts, responses_summary, run_responses_workload  # noqa: E402
 from workload import register_scripts, run_workload  # noqa: E402
 
 from fakeapi import FakeAssistantsAPI  # noqa: E402
@@ -115,10 +116,12 @@ def main() -> None:
     tracer_provider, meter_provider = _providers(exporter, reader)
     with FakeAssistantsAPI() as server:
         register_scripts(server)
+        register_response_scripts(server)
         run_workload(server.base_url)
+        run_responses_workload(server.base_url)
         AssistantsInstrumentor().force_flush()
     spans = list(exporter.get_finished_spans())
-    print("\n".join(span_tree(spans) if args.tree else summary(spans)))
+    print("\n".join(span_tree(spans) if args.tree else [*summary(spans), "", *responses_summary(spans)]))
     for provider in (tracer_provider, meter_provider):
         getattr(provider, "force_flush", lambda: None)()
 

@@ -1,7 +1,10 @@
-"""A local fake of the OpenAI Assistants v2 API (real HTTP, JSON and SSE) for tests of the instrumentation."""
+"""A local fake of the OpenAI Assistants v2 API, and of the Responses, Conversations and Containers APIs
+(real HTTP, JSON and SSE), for tests of the instrumentation. Responses play a ``ResponseScript``; its
+output items are the classes of ``fakeapi.responses_scripts``."""
 
 from .clock import FakeClock
 from .faults import Fault, Faults
+from .responses_scripts import BUILTIN_RESPONSE_SCRIPTS, ResponseScript
 from .scripts import (
     BUILTIN_SCRIPTS,
     Code,
@@ -17,6 +20,7 @@ from .scripts import (
 from .server import FakeAssistantsAPI, RecordedRequest
 
 __all__ = [
+    "BUILTIN_RESPONSE_SCRIPTS",
     "BUILTIN_SCRIPTS",
     "Code",
     "Expire",
@@ -29,6 +33,7 @@ __all__ = [
     "Function",
     "Incomplete",
     "RecordedRequest",
+    "ResponseScript",
     "Say",
     "Script",
     "Tools",

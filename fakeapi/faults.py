@@ -65,7 +65,8 @@ class Faults:
 
         Kinds: ``rate_limit`` (or ``"429"``), ``server_error`` (``"500"``), ``delay`` (sleep ``seconds``,
         then answer), ``reset`` (drop the connection: at once, or after ``after_events`` events of a
-        stream), and the off-schema ``unknown_tool_type``, ``legacy_code_tool``, ``usage_null``,
+        stream), and the off-schema (for runs and steps, and for responses and their items)
+        ``unknown_tool_type``, ``legacy_code_tool``, ``usage_null``,
         ``missing_optional``, ``status_paused``.
         """
         kind = ALIASES.get(kind, kind)
@@ -146,14 +147,22 @@ def _drop_nulls(obj: Dict[str, Any]) -> None:
 
 
 def _paused(obj: Dict[str, Any]) -> None:
-    if obj.get("object") == "thread.run":
+    if obj.get("object") in ("thread.run", "response"):
         obj["status"] = "paused"
+
+
+def _unknown_item(obj: Dict[str, Any]) -> None:
+    """A Responses output item (``..._call``) turned into a type no SDK knows."""
+    kind = obj.get("type")
+    if isinstance(kind, str) and kind.endswith("_call") and "id" in obj:
+        obj["type"] = "hologram_call"
 
 
 def weird(kind: str, payload: Any) -> Any:
     """``payload`` (changed in place and returned) bent outside the schema as ``kind`` says."""
     if kind == "unknown_tool_type":
         _tool_calls(payload, _unknown_tool)
+        _walk(payload, _unknown_item)
     elif kind == "legacy_code_tool":
         _tool_calls(payload, lambda call: _rename(call, "code_interpreter", "code"))
     elif kind == "usage_null":

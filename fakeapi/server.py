@@ -15,9 +15,11 @@ from typing import Any, Dict, List, NamedTuple, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, Reply, StreamReply
+from .billing import FakeBilling
 from .clock import FakeClock
 from .engine import Event
 from .faults import ERROR_BODIES, ERROR_KINDS, WEIRD_KINDS, Fault, Faults, weird
+from .responses_api import RawReply, ResponsesApi, parse_body
 from .scripts import PlannedStep, Script
 from .state import BadRequest, NotFound, World
 from .validate import PayloadError, check_event, check_object
@@ -54,6 +56,8 @@ class FakeAssistantsAPI:
 
     ``scripts`` maps names to ``Script`` (or lists of steps) chosen by the assistant's or run's
     metadata key ``"script"``; ``faults`` plans failures; ``clock`` gives every timestamp.
+    It speaks the Responses, Conversations and Containers APIs too (``responses_api.py``), playing
+    ``response_scripts`` (``ResponseScript`` by name, chosen by the request's ``metadata["script"]``).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class FakeAssistantsAPI:
         self.report_usage = report_usage
         self.event_delay_s = event_delay_s
         self.scripts: Dict[str, Union[Script, List[PlannedStep]]] = {}
+        self.response_scripts: Dict[str, Any] = {}
         self.faults = Faults()
         self.validation_errors: List[str] = []
         self._log_lock = threading.Lock()
@@ -82,6 +87,9 @@ class FakeAssistantsAPI:
     def _new_world(self) -> None:
         self.world = World(self.clock)
         self.api = Api(self.world, self.scripts, lambda: self.report_usage)
+        self.responses = ResponsesApi(self.world, self.response_scripts, lambda: self.report_usage)
+        self.api.routes.extend(self.responses.routes)
+        self.billing = FakeBilling(self.world)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeAssistantsAPI:
@@ -114,6 +122,7 @@ class FakeAssistantsAPI:
     def reset(self) -> None:
         """Forget every object, request, fault, custom script and validation error (the clock stays)."""
         self.scripts.clear()
+        self.response_scripts.clear()
         self.faults.clear()
         self.validation_errors.clear()
         with self._log_lock:
@@ -178,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw) if raw else {}
+            body = parse_body(raw, self.headers.get("Content-Type"))
         except ValueError:
             body = None
         fake = self.fake
@@ -186,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake.faults.take(self.command, url.path)
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
-        streaming = isinstance(body, dict) and bool(body.get("stream"))
+        streaming = (isinstance(body, dict) and bool(body.get("stream"))) or query.get("stream") == "true"
         if fault is not None and fault.kind == "reset" and not streaming:
             self._reset()
             return
@@ -199,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not url.path.startswith(API_PREFIX + "/"):
             self._send_json(404, _error(f"Invalid URL ({self.command} {url.path})", "invalid_request_error"))
+            return
+        if url.path.startswith(API_PREFIX + "/organization/"):
+            self._billing(url.path[len(API_PREFIX) :], query, fault)
             return
         try:
             reply = fake.api.handle(self.command, url.path[len(API_PREFIX) :], query, body)
@@ -214,9 +226,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(reply, StreamReply):
             self._send_stream(reply, fault)
+        elif isinstance(reply, RawReply):
+            self._send_raw(reply)
         else:
             assert isinstance(reply, Reply)
             self._send_json(reply.status, reply.body, fault)
+
+    def _billing(self, path: str, query: Dict[str, Any], fault: Optional[Fault]) -> None:
+        """The organization Costs and Usage endpoints: admin key first, as the real API checks it."""
+        billing = self.fake.billing
+        if not billing.authorized(self.headers.get("Authorization")):
+            problem = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys."
+            self._send_json(401, _error(problem, "invalid_request_error", code="invalid_api_key"))
+            return
+        try:
+            page = billing.handle(path, query)
+        except BadRequest as exc:
+            self._send_json(400, _error(str(exc), "invalid_request_error", exc.param), fault)
+            return
+        if page is None:
+            self._send_json(404, _error(f"Invalid URL ({self.command} /v1{path})", "invalid_request_error"))
+            return
+        self._send_json(200, page, fault)
 
     # -- response -----------------------------------------------------------------------------
     def _headers(self, status: int, content_type: str) -> None:
@@ -242,6 +273,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_raw(self, reply: RawReply) -> None:
+        self._headers(reply.status, reply.content_type)
+        self.send_header("Content-Length", str(len(reply.data)))
+        self.end_headers()
+        self.wfile.write(reply.data)
 
     def _send_stream(self, reply: StreamReply, fault: Optional[Fault]) -> None:
         self._headers(200, "text/event-stream; charset=utf-8")

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Type
+import copy
+from typing import Any, Dict, List, Optional, Type, get_args
 
+from openai.types.admin.organization import UsageCostsResponse
 from openai.types.beta import Assistant, AssistantDeleted, AssistantStreamEvent, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
+from openai.types.container_retrieve_response import ContainerRetrieveResponse
+from openai.types.containers.file_retrieve_response import FileRetrieveResponse
+from openai.types.conversations import Conversation, ConversationDeletedResource, ConversationItem
+from openai.types.responses import (
+    CompactedResponse,
+    InputTokenCountResponse,
+    Response,
+    ResponseItem,
+    ResponseOutputItem,
+    ResponseStreamEvent,
+)
 from openai.types.shared import ErrorObject
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+
+class Deleted(BaseModel):
+    """What the API answers to deleting a response, container or container file (the SDK returns
+    None for these, so it has no model of its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    object: str
+    deleted: bool
 
 OBJECT_MODELS: Dict[str, Type[BaseModel]] = {
     "assistant": Assistant,
@@ -19,6 +42,17 @@ OBJECT_MODELS: Dict[str, Type[BaseModel]] = {
     "thread.message.deleted": MessageDeleted,
     "thread.run": Run,
     "thread.run.step": RunStep,
+    "response": Response,
+    "response.deleted": Deleted,
+    "response.input_tokens": InputTokenCountResponse,
+    "response.compaction": CompactedResponse,
+    "conversation": Conversation,
+    "conversation.deleted": ConversationDeletedResource,
+    "container": ContainerRetrieveResponse,
+    "container.deleted": Deleted,
+    "container.file": FileRetrieveResponse,
+    "container.file.deleted": Deleted,
+    "page": UsageCostsResponse,  # organization Costs and Usage pages: every endpoint shares the bucket union
 }
 
 #: Top-level objects the real API always sends with every declared key (null when empty).
@@ -26,6 +60,40 @@ _COMPLETE = {"assistant", "thread", "thread.message", "thread.run", "thread.run.
 
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AssistantStreamEvent)
 _PAGE_KEYS = {"object", "data", "first_id", "last_id", "has_more"}
+_RESPONSE_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+#: Items listed by ``input_items.list`` and ``conversations.items.*`` (they carry no ``object`` key).
+_ITEM_ADAPTERS: List[TypeAdapter[Any]] = [TypeAdapter(ResponseItem), TypeAdapter(ConversationItem)]
+
+
+def _item_types(union: Any) -> frozenset[str]:
+    found: set[str] = set()
+    for member in get_args(union):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            found.update(get_args(member.model_fields["type"].annotation))
+        else:
+            found |= _item_types(member)
+    return frozenset(found)
+
+
+#: Output item types the SDK knows; items of other types are a newer API's, outside the schema by design.
+KNOWN_ITEM_TYPES = _item_types(ResponseOutputItem)
+
+
+def _known(item: Any) -> Any:
+    """An output item of an unknown type, reduced to a known stand-in after checking its id and type."""
+    if not isinstance(item, dict) or item.get("type") in KNOWN_ITEM_TYPES:
+        return item
+    if not isinstance(item.get("id"), str) or not isinstance(item.get("type"), str):
+        raise PayloadError(f"unknown item without id or type: {item!r}")
+    return {"id": item["id"], "type": "reasoning", "summary": []}
+
+
+def _without_unknown_items(payload: Dict[str, Any]) -> Dict[str, Any]:
+    if not any(_known(i) is not i for i in payload.get("output") or []):
+        return payload
+    payload = copy.copy(payload)
+    payload["output"] = [_known(i) for i in payload["output"]]
+    return payload
 
 
 class PayloadError(Exception):
@@ -70,22 +138,70 @@ def check_object(payload: Any, where: str = "body") -> None:
     if "error" in payload and len(payload) == 1:
         _check_model(ErrorObject, payload["error"], f"{where}.error", complete=False)
         return
+    if "object" not in payload and "type" in payload:
+        _check_item(payload, where)
+        return
     kind = payload.get("object")
     if kind == "list":
         if set(payload) != _PAGE_KEYS:
             raise PayloadError(f"{where}: list keys {sorted(payload)}")
         for i, item in enumerate(payload["data"]):
-            check_object(item, f"{where}.data[{i}]")
+            if isinstance(item, dict) and "object" not in item and "type" in item:
+                _check_item(item, f"{where}.data[{i}]")
+            else:
+                check_object(item, f"{where}.data[{i}]")
         return
+    if kind in ("response", "response.compaction"):
+        payload = _without_unknown_items(payload)
     model = OBJECT_MODELS.get(str(kind))
     if model is None:
         raise PayloadError(f"{where}: unknown object {kind!r}")
     _check_model(model, payload, where, complete=kind in _COMPLETE)
 
 
-def check_event(event: str, data: Any) -> None:
-    """Validate one Server-Sent Event through the SDK's ``AssistantStreamEvent`` union."""
+def _check_item(item: Dict[str, Any], where: str) -> None:
+    """A listed item: valid as one of the SDK's ``ResponseItem`` or ``ConversationItem`` types."""
+    item = _known(item)
+    problems = []
+    for adapter in _ITEM_ADAPTERS:
+        try:
+            parsed = adapter.validate_python(item, strict=True)
+        except ValidationError as exc:
+            problems.append(str(exc))
+            continue
+        extras = _extras(parsed, where)
+        if not extras:
+            return
+        problems.append(f"undeclared keys {extras}")
+    raise PayloadError(f"{where}: {problems}")
+
+
+def check_response_event(event: str, data: Any) -> None:
+    """Validate one Responses Server-Sent Event through the SDK's ``ResponseStreamEvent`` union."""
     where = f"event {event}"
+    if not isinstance(data, dict) or data.get("type") != event:
+        raise PayloadError(f"{where}: data type {data.get('type') if isinstance(data, dict) else data!r}")
+    if "item" in data:
+        data = {**data, "item": _known(data["item"])}
+    if isinstance(data.get("response"), dict):
+        check_object(data["response"], f"{where}.response")
+        data = {**data, "response": _without_unknown_items(data["response"])}
+    try:
+        parsed = _RESPONSE_EVENT_ADAPTER.validate_python(data, strict=True)
+    except ValidationError as exc:
+        raise PayloadError(f"{where}: {exc}") from None
+    extras = _extras(parsed, where)
+    if extras:
+        raise PayloadError(f"{where}: undeclared keys {extras}")
+
+
+def check_event(event: str, data: Any) -> None:
+    """Validate one Server-Sent Event through the SDK's ``AssistantStreamEvent`` union (or, for the
+    Responses API, its ``ResponseStreamEvent`` union)."""
+    where = f"event {event}"
+    if event.startswith("response.") or (event == "error" and isinstance(data, dict) and "type" in data):
+        check_response_event(event, data)
+        return
     try:
         parsed = _EVENT_ADAPTER.validate_python({"event": event, "data": data}, strict=True)
     except ValidationError as exc:

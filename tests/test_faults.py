@@ -148,6 +148,64 @@ for _kind in ("unknown_tool_type", "legacy_code_tool", "usage_null", "missing_op
     SCENARIOS[f"{_kind}_raw_stream"] = (_raw_stream("function"), ((RUNS, _kind, {"count": None}),), None, 1)
 
 
+# --- the same over the Responses API ---------------------------------------------------------------
+
+RESPONSES = r"/responses$"  # response creation
+RESPONSE = r"/responses/resp_[^/]+$"  # one response, as polled
+
+
+def _respond(script: str, how: str, client: Optional[Callable[[Any], Any]] = None) -> Scenario:
+    """One response of ``script``: ``returned``, ``polled`` (background), ``raw_stream`` or ``stream``."""
+
+    def scenario(api: Any, arm: Arm, seen: list) -> None:
+        arm()
+        responses = (client(api.client) if client else api.client).responses
+        options = {"model": "gpt-4o-mini", "input": "Hi", "metadata": {"script": script}}
+        if how == "stream":
+            stream = api.stream(responses.stream(**options))
+            seen.append(api.wait(stream.get_final_response()))
+            return
+        if how == "raw_stream":
+            stream = api(responses.create, stream=True, **options)
+            seen.extend(api.wait(_aevents(stream)) if api.kind == "async" else list(stream))
+            return
+        response = api(responses.create, background=how == "polled", **options)
+        while response.status in ("queued", "in_progress"):
+            response = api(responses.retrieve, response.id)
+        seen.append(response)
+
+    return scenario
+
+
+SCENARIOS.update({
+    "responses_429_retried": (_respond("text", "returned"), ((RESPONSES, "429", {"method": "POST"}),), None, 1),
+    "responses_429_exhausted": (_respond("text", "returned", _one_retry),
+                                ((RESPONSES, "429", {"method": "POST", "count": None}),), openai.RateLimitError, 1),
+    "responses_500_exhausted_on_poll": (_respond("code_interpreter", "polled", _one_retry),
+                                        ((RESPONSE, "500", {"method": "GET", "count": None}),),
+                                        openai.InternalServerError, 1),
+    "responses_timeout_on_create": (_respond("text", "returned", _fast_timeout),
+                                    ((RESPONSES, "delay", {"method": "POST", "seconds": 0.4}),),
+                                    openai.APITimeoutError, 1),
+    "responses_reset_retried_on_poll": (_respond("text", "polled"), ((RESPONSE, "reset", {"method": "GET"}),),
+                                        None, 1),
+    "responses_reset_mid_stream": (_respond("every_tool", "stream"),
+                                   ((RESPONSES, "reset", {"method": "POST", "after_events": 6}),),
+                                   openai.APIConnectionError, 1),
+    "responses_reset_mid_raw_stream": (_respond("every_tool", "raw_stream"),
+                                       ((RESPONSES, "reset", {"method": "POST", "after_events": 9}),),
+                                       openai.APIConnectionError, 1),
+})
+for _kind in ("usage_null", "missing_optional", "status_paused"):
+    for _how in ("returned", "polled", "raw_stream"):
+        SCENARIOS[f"responses_{_kind}_{_how}"] = (_respond("every_tool", _how),
+                                                  ((r"/responses", _kind, {"count": None}),), None, 1)
+
+
+def _top(name: str) -> str:
+    return "chat " if name.startswith("responses_") else "invoke_agent"
+
+
 # --- the harness ------------------------------------------------------------------------------------
 
 Outcome = tuple[list[Any], Optional[tuple[type, str]]]
@@ -180,11 +238,12 @@ def _loud_records(caplog: Any) -> list[logging.LogRecord]:
 
 def _settle(otel: Any) -> list[ReadableSpan]:
     """Spans once background work is done and runs never seen to end are swept, as time would."""
-    tracker = otel.instrumentor._tracker
+    runs, responses = otel.instrumentor._tracker, otel.instrumentor._responses
     otel.spans()
-    tracker.sweep(now_s=time.time() + FAR_FUTURE_S)
+    for tracker in (runs, responses):
+        tracker.sweep(now_s=time.time() + FAR_FUTURE_S)
     spans = otel.spans()
-    assert tracker.live_runs() == 0
+    assert runs.live_runs() == 0 and responses.live_responses() == 0
     return spans
 
 
@@ -208,7 +267,7 @@ def test_the_app_sees_what_it_sees_without_us(name: str, api: Any, otel: Any, fa
     spans = _settle(otel)
     assert_tree_is_sound(spans)
     assert ledger.started and ledger.started == ledger.ended
-    assert len(named(spans, "invoke_agent")) == run_spans
+    assert len(named(spans, _top(name))) == run_spans
     otel.instrumentor.uninstrument()
     assert ledger.started == ledger.ended
     assert _loud_records(caplog) == []

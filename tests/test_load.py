@@ -89,6 +89,54 @@ def test_500_concurrent_async_runs(fake_api: Any, otel: Any, caplog: Any) -> Non
     _no_detach_errors(caplog)
 
 
+def test_300_concurrent_async_responses(fake_api: Any, otel: Any, caplog: Any) -> None:
+    """Returned, streamed and background-polled responses, all live at once, each under its own parent;
+    every span names its own response and every token reported is counted once."""
+    caplog.set_level(logging.WARNING)
+    instrumentor = otel.instrument()
+    tracer = otel.tracer_provider.get_tracer("app")
+
+    async def app() -> list[tuple[str, str, int]]:
+        http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_connections=32))
+        client = openai.AsyncOpenAI(base_url=fake_api.base_url, api_key="sk-test", max_retries=5, http_client=http)
+
+        async def one(i: int) -> tuple[str, str, int]:
+            options: dict[str, Any] = {"model": "gpt-4o-mini", "input": f"Hi {i}", "metadata": {"script": "cached"}}
+            with tracer.start_as_current_span(f"app {i}") as span:
+                if i % 3 == 0:
+                    stream = await client.responses.create(stream=True, **options)
+                    response = [event async for event in stream][-1].response
+                else:
+                    response = await client.responses.create(background=i % 3 == 1, **options)
+                    while response.status in ("queued", "in_progress"):
+                        response = await client.responses.retrieve(response.id)
+                assert trace.get_current_span() is span
+                return response.status, response.id, response.usage.input_tokens
+
+        try:
+            return await asyncio.gather(*(one(i) for i in range(300)))
+        finally:
+            await client.close()
+
+    results = asyncio.run(app())
+    assert {status for status, _, _ in results} == {"completed"}
+    spans = otel.spans()
+    assert_tree_is_sound(spans)
+    apps = named(spans, "app ")
+    assert len(apps) == 300
+    seen = set()
+    for app_span in apps:
+        (response,) = children(spans, app_span)
+        assert response.name == "chat gpt-4o-mini"
+        seen.add(attrs(response)["gen_ai.response.id"])
+    assert seen == {response_id for _, response_id, _ in results}
+    tokens = sum(p.sum for p in otel.metrics()["gen_ai.client.token.usage"]
+                 if p.attributes["gen_ai.token.type"] == "input" and p.attributes["openai.api.type"] == "responses")
+    assert tokens == sum(t for _, _, t in results)
+    assert instrumentor._responses.live_responses() == 0
+    _no_detach_errors(caplog)
+
+
 def test_32_threads_on_one_sync_client(fake_api: Any, otel: Any, caplog: Any) -> None:
     caplog.set_level(logging.WARNING)
     instrumentor = otel.instrument()

@@ -38,6 +38,7 @@ UNITS = {
     "openai_cost.tool_calls": "{call}",
 }
 WORKLOAD_RUNS = 8  # examples/workload.py: see its docstring
+DEMO_RESPONSES = 10  # examples/responses_workload.py, which the demo runs too: see its docstring
 OPERATIONS = {"invoke_agent", "chat", "execute_tool"}
 RECEIVERS = {"http/protobuf": HttpReceiver, "grpc": GrpcReceiver}
 
@@ -92,10 +93,11 @@ def _assert_our_metrics(received: Received) -> None:
     assert all(seen.cumulative for seen in ours)
 
 
-def _assert_the_workload_arrived(received: Any) -> None:
-    """Our metrics with their units, one run count and one ``invoke_agent`` span per run of the workload."""
+def _assert_the_workload_arrived(received: Any, responses: int = 0) -> None:
+    """Our metrics with their units, one run count per run and response of the workload, and one
+    ``invoke_agent`` span per run."""
     _assert_our_metrics(received)
-    assert sum(received.latest_sums("openai_cost.runs").values()) == WORKLOAD_RUNS
+    assert sum(received.latest_sums("openai_cost.runs").values()) == WORKLOAD_RUNS + responses
     operations = _operations(received)
     assert set(operations) >= OPERATIONS
     assert operations.count("invoke_agent") == WORKLOAD_RUNS
@@ -144,10 +146,11 @@ def test_opentelemetry_instrument_with_environment_only() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert f"{WORKLOAD_RUNS} runs" in done.stdout
+        assert f"{DEMO_RESPONSES} responses" in done.stdout
         received = receiver.received
         assert received.wait_for(lambda: bool(received.metrics and received.traces))
 
-    _assert_the_workload_arrived(received)
+    _assert_the_workload_arrived(received, responses=DEMO_RESPONSES)
     resources = _resources(received)
     assert {r["service.name"] for r in resources} == {"demo-auto"}
     # the SDK's own service_instance resource detector gives the process an id

@@ -11,10 +11,12 @@ import logging
 from typing import Any
 
 import pytest
+from responses_helpers import last_response
 from spanutil import assert_tree_is_sound, named
 from test_runs import TOOLS
 
 from fakeapi import BUILTIN_SCRIPTS, Code, Function, Incomplete, Say, Tools
+from fakeapi.responses_scripts import BUILTIN_RESPONSE_SCRIPTS, CodeCall, FunctionCall, McpCall, Text, WebSearch
 
 PACKAGE_LOGGER = "opentelemetry.instrumentation.openai_assistants"
 API_KEY = "sk-privacy-7f3a9c1e5b2d4f6a8c0e"
@@ -43,7 +45,25 @@ def _script_texts() -> set[str]:
     return {t.strip() for t in texts if len(t.strip()) >= 8}  # shorter ones ("4") occur by chance
 
 
-SECRETS = {PROMPT, INSTRUCTIONS, ADDITIONAL, OUTPUT, *_script_texts()}
+def _response_script_texts() -> set[str]:
+    """The code, logs, arguments, search queries and texts of every built-in Responses script."""
+    texts: set[str] = set()
+    for script in BUILTIN_RESPONSE_SCRIPTS.values():
+        for part in (script, script.then):
+            for item in part.items if part else ():
+                if isinstance(item, CodeCall):
+                    texts.update([item.code, *item.logs])
+                elif isinstance(item, (FunctionCall, McpCall)):
+                    texts.add(item.arguments)
+                    texts.add(getattr(item, "output", ""))
+                elif isinstance(item, WebSearch):
+                    texts.add(item.query)
+                elif isinstance(item, Text):
+                    texts.add(item.text)
+    return {t.strip() for t in texts if len(t.strip()) >= 8}
+
+
+SECRETS = {PROMPT, INSTRUCTIONS, ADDITIONAL, OUTPUT, *_script_texts(), *_response_script_texts()}
 
 
 def _outputs(run: Any, n: int) -> list[dict[str, str]]:
@@ -83,6 +103,50 @@ def _play_everything(api: Any) -> None:
             assert _play(api, script, streamed) in ("completed", "failed", "expired", "incomplete")
 
 
+def _answer(api: Any, client: Any, response: Any, n: int) -> Any:
+    """The next turn of a function-calling loop: every function call of ``response`` answered."""
+    outputs = [{"type": "function_call_output", "call_id": item.call_id, "output": f"{OUTPUT} #{n}"}
+               for item in response.output if item.type == "function_call"]
+    approvals = [{"type": "mcp_approval_response", "approval_request_id": item.id, "approve": True}
+                 for item in response.output if item.type == "mcp_approval_request"]
+    if not outputs and not approvals:
+        return None
+    return api(client.responses.create, model="gpt-4o-mini", previous_response_id=response.id,
+               input=outputs + approvals)
+
+
+def _play_response(api: Any, script: str, how: str) -> str:
+    """One response of ``script`` (returned, streamed, or background polled), its tool loop answered."""
+    client = api.client.with_options(api_key=API_KEY)
+    options = {"model": "gpt-4o-mini", "input": PROMPT, "instructions": INSTRUCTIONS, "metadata": {"script": script},
+               "background": how == "background"}
+    if how == "streamed":
+        response = last_response(api, client.responses.stream(**options))
+    else:
+        response = api(client.responses.create, **options)
+        while response.status in ("queued", "in_progress"):
+            response = api(client.responses.retrieve, response.id)
+    n = 0
+    while (following := _answer(api, client, response, n)) is not None:
+        response, n = following, n + 1
+    return str(response.status)
+
+
+def _play_responses(api: Any) -> int:
+    for script in BUILTIN_RESPONSE_SCRIPTS:
+        for how in ("returned", "streamed", "background"):
+            assert _play_response(api, script, how) in ("completed", "failed", "incomplete")
+    return 3 * len(BUILTIN_RESPONSE_SCRIPTS)
+
+
+def _play_assistants(api: Any) -> int:
+    _play_everything(api)
+    return 2 * len(BUILTIN_SCRIPTS)
+
+
+WORKLOADS = {"assistants": ("invoke_agent", _play_assistants), "responses": ("chat gpt-4o-mini", _play_responses)}
+
+
 def _exported(otel: Any, caplog: Any) -> tuple[list[Any], str]:
     """The spans, and everything exported (spans, metrics, our logs) as one text."""
     spans = otel.spans()
@@ -106,13 +170,16 @@ def all_logs(caplog: Any) -> Any:
     return caplog
 
 
-def test_nothing_written_leaves_with_capture_off(api: Any, otel: Any, all_logs: Any, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_nothing_written_leaves_with_capture_off(api: Any, otel: Any, all_logs: Any, monkeypatch: Any,
+                                                 workload: str) -> None:
     monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
     otel.instrument()
-    _play_everything(api)
+    top, play = WORKLOADS[workload]
+    played = play(api)
     spans, blob = _exported(otel, all_logs)
     assert_tree_is_sound(spans)
-    assert len(named(spans, "invoke_agent")) == 2 * len(BUILTIN_SCRIPTS)
+    assert len(named(spans, top)) >= played
     assert API_KEY not in blob
     leaked = sorted(s for s in SECRETS if s in blob)
     assert leaked == []
@@ -120,11 +187,12 @@ def test_nothing_written_leaves_with_capture_off(api: Any, otel: Any, all_logs: 
         assert not set(CAPTURED_ATTRIBUTES) & set(span.attributes or {}), span.name
 
 
+@pytest.mark.parametrize("workload", WORKLOADS)
 def test_capture_on_is_capped_and_never_has_the_key(api: Any, otel: Any, all_logs: Any,
-                                                    monkeypatch: Any) -> None:
+                                                    monkeypatch: Any, workload: str) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
     otel.instrument(content_max_length=MAX_LENGTH)
-    _play_everything(api)
+    WORKLOADS[workload][1](api)
     spans, blob = _exported(otel, all_logs)
     assert API_KEY not in blob
     captured = 0

@@ -23,6 +23,9 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Message as SdkMessage
 from openai.types.beta.threads import Run as SdkRun
 from openai.types.beta.threads.runs import RunStep as SdkRunStep
+from openai.types.responses import Response as SdkResponse
+from openai.types.responses import ResponseOutputItem as SdkOutputItem
+from openai.types.responses import ResponseStreamEvent
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -40,9 +43,14 @@ from opentelemetry.instrumentation.openai_assistants.assistants.report import Ru
 from opentelemetry.instrumentation.openai_assistants.assistants.state import RunState
 from opentelemetry.instrumentation.openai_assistants.assistants.streams import RunStreamWatcher
 from opentelemetry.instrumentation.openai_assistants.assistants.tracker import RunTracker
+from opentelemetry.instrumentation.openai_assistants.background import Background
 from opentelemetry.instrumentation.openai_assistants.config import Settings
 from opentelemetry.instrumentation.openai_assistants.frontends import Call
 from opentelemetry.instrumentation.openai_assistants.metrics import Instruments
+from opentelemetry.instrumentation.openai_assistants.responses import observe as responses_observe
+from opentelemetry.instrumentation.openai_assistants.responses.pipeline import ResponseFinisher
+from opentelemetry.instrumentation.openai_assistants.responses.state import ResponseState
+from opentelemetry.instrumentation.openai_assistants.responses.tracker import ResponseTracker
 from opentelemetry.instrumentation.openai_assistants.telemetry import Telemetry
 
 PROPERTIES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -412,3 +420,120 @@ def test_the_checks_can_fail() -> None:
     assert not valid_value(None) and not valid_value({"a": 1}) and not valid_value([1, "a"])
     assert not valid_value(2**64) and valid_value(2**63 - 1) and valid_value(("a", "b")) and valid_value(True)
 
+
+
+# --- the Responses API ------------------------------------------------------------------------------
+
+RESPONSE_IDS = ["resp_a", "resp_b"]
+response_usage = shaped({"input_tokens": st.integers(-5, 2**66), "output_tokens": st.integers(-5, 2**66)},
+                        {"input_tokens_details": shaped({}, {"cached_tokens": st.integers(-5, 2**66),
+                                                             "cache_write_tokens": st.integers(-5, 2**66)}),
+                         "output_tokens_details": shaped({}, {"reasoning_tokens": st.integers(-5, 2**66)}),
+                         "total_tokens": st.integers(0, 10**6)})
+ITEM_TYPES = ["message", "reasoning", "function_call", "code_interpreter_call", "web_search_call", "file_search_call",
+              "image_generation_call", "mcp_call", "mcp_list_tools", "mcp_approval_request", "shell_call",
+              "computer_call", "custom_tool_call", "hologram_call", "function_call_output"]
+output_item = shaped(
+    {"type": st.sampled_from(ITEM_TYPES)},
+    {"id": st.sampled_from(["fc_a", "ci_a", "ws_a", "msg_a"]), "call_id": st.sampled_from(CALL_IDS),
+     "status": st.sampled_from(["in_progress", "completed", "failed", "incomplete"]), "name": st.text(max_size=8),
+     "arguments": st.text(max_size=20), "input": st.text(max_size=10), "output": st.text(max_size=10),
+     "code": st.text(max_size=20), "container_id": st.text(max_size=8), "outputs": outputs,
+     "action": shaped({"type": st.sampled_from(["search", "open_page", "find_in_page"])},
+                      {"commands": st.lists(st.text(max_size=5), max_size=2)}),
+     "queries": st.lists(st.text(max_size=6), max_size=2), "results": st.lists(anything, max_size=2),
+     "content": st.lists(shaped({"type": st.sampled_from(["output_text", "refusal", "x"])},
+                                {"text": st.text(max_size=10), "refusal": st.text(max_size=10)}), max_size=2)},
+)
+RESPONSE_KEYS = {"id": st.sampled_from(RESPONSE_IDS), "object": st.just("response")}
+RESPONSE_FIELDS = {
+    "status": st.sampled_from(["queued", "in_progress", "completed", "failed", "cancelled", "incomplete", "paused"]),
+    "model": st.sampled_from(MODELS), "created_at": times, "completed_at": times, "background": anything,
+    "conversation": either(shaped({"id": st.just("conv_a")}, {})), "previous_response_id": st.just("resp_0"),
+    "service_tier": st.sampled_from(["default", "flex", "priority", "scale", "auto"]), "usage": response_usage,
+    "error": error, "incomplete_details": shaped({}, {"reason": st.text(max_size=10)}),
+    "output": st.lists(output_item, max_size=4), "instructions": st.text(max_size=10),
+    "metadata": st.dictionaries(st.text(max_size=5), scalars, max_size=3)}
+response_object = shaped(RESPONSE_KEYS, RESPONSE_FIELDS)
+created_response = shaped({**RESPONSE_KEYS, "status": st.sampled_from(["queued", "in_progress"])},
+                          {k: v for k, v in RESPONSE_FIELDS.items() if k != "status"}, strict=True)
+RESPONSE_EVENTS = ["response.created", "response.queued", "response.in_progress", "response.completed",
+                   "response.failed", "response.incomplete", "response.output_item.added",
+                   "response.output_item.done", "response.output_text.delta",
+                   "response.function_call_arguments.delta", "response.weird", "error"]
+response_event = shaped({"type": st.sampled_from(RESPONSE_EVENTS)},
+                        {"response": response_object, "item": output_item, "delta": either(st.text(max_size=10)),
+                         "sequence_number": st.integers(-1, 10), "output_index": st.integers(-1, 3)})
+request_body = shaped({"model": st.sampled_from(MODELS)},
+                      {"input": either(st.text(max_size=20), st.lists(either(output_item, shaped(
+                          {"type": st.sampled_from(["message", "function_call_output"])},
+                          {"role": st.just("user"), "content": either(st.text(max_size=10)),
+                           "call_id": st.sampled_from(CALL_IDS), "output": st.text(max_size=10)})), max_size=3)),
+                       "instructions": st.text(max_size=10), "conversation": either(st.just("conv_a")),
+                       "previous_response_id": st.just("resp_0"), "background": st.booleans(),
+                       "background_options": shaped({}, {"completion_window": st.sampled_from(["2h", "8h"])}),
+                       "service_tier": st.sampled_from(["flex", "priority", "auto"])})
+
+
+@PROPERTIES
+@given(st.one_of(as_sdk(response_object, SdkResponse), as_sdk(output_item, SdkOutputItem), anything),
+       st.one_of(request_body, anything))
+def test_response_readers_are_total(obj: Any, body: Any) -> None:
+    check_record(responses_observe.response(obj))
+    check_record(responses_observe.usage(obj))
+    check_record(responses_observe.tool_call(obj))
+    check_record(responses_observe.request(body))
+    assert isinstance(responses_observe.input_text(body), str)
+    assert isinstance(responses_observe.message_text(obj), str)
+    usage_ = responses_observe.usage(obj)
+    if usage_ is not None:  # parts never exceed their whole
+        assert usage_.cached_input_tokens + usage_.cache_write_tokens <= usage_.input_tokens
+        assert usage_.reasoning_tokens <= usage_.output_tokens
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.one_of(st.tuples(st.just("object"), as_sdk(created_response, SdkResponse)),
+                    st.tuples(st.just("event"), as_sdk(st.fixed_dictionaries(
+                        {"type": st.just("response.created"), "response": created_response}),
+                        ResponseStreamEvent))),
+    observations=st.lists(st.one_of(st.tuples(st.just("object"), as_sdk(response_object, SdkResponse)),
+                                    st.tuples(st.just("event"), as_sdk(response_event, ResponseStreamEvent)),
+                                    st.tuples(st.just("object"), anything)), max_size=12),
+    body=st.one_of(request_body, anything),
+    path=st.sampled_from(["responses", "responses/resp_a", "responses/resp_a/cancel", "responses/compact"]),
+    trace_observed=st.booleans(),
+    capture=st.booleans(),
+)
+def test_response_tracker_and_span_builder_never_raise_nor_write_bad_attributes(
+    first: tuple[str, Any], observations: list[tuple[str, Any]], body: Any, path: str, trace_observed: bool,
+    capture: bool,
+) -> None:
+    config = Settings(trace_observed_runs=trace_observed, capture_content=capture, content_max_length=32,
+                      metadata_keys=("", "team", "a"), metadata_metric_labels=True)
+    finished: list[ResponseState] = []
+    tracker = ResponseTracker(config, finish=finished.append)
+    call = _call(body, path)
+    tracker.call_started(call)
+    watcher = tracker.stream_opened(call)
+    for kind, obj in [first, *observations]:
+        if kind == "object" or watcher is None:
+            tracker.observe(call, obj)
+        else:
+            watcher.event(obj)
+    if watcher is not None:
+        watcher.closed(RuntimeError("stream broke") if observations else None)
+    tracker.call_ended(call, RuntimeError("refused") if not observations else None)
+    tracker.sweep(now_s=2**40)
+    tracker.end_all("shutdown")
+    assert tracker.live_responses() == 0
+    telemetry, exporter, reader = checked_telemetry(config)
+    finisher = ResponseFinisher(config, Background(1, 1, tick_s=0, on_tick=lambda: None), telemetry, PRICES,
+                                COUNTER)
+    for state in finished:
+        estimate = finisher.estimate(state)
+        check_record(estimate)
+        assert estimate.input_tokens > 0 and estimate.source == "estimated"
+        finisher._complete(state)  # accounts and writes, as the background would
+    check_exported(exporter, reader)
+    event(f"responses ended: {min(len(finished), 2)}, spans: {min(len(exporter.get_finished_spans()), 5)}")

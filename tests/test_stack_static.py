@@ -15,11 +15,13 @@ from tests.stack.naming import (
     GAUGE,
     HISTOGRAM,
     METRICS,
+    billing_series,
     emitted_labels,
     emitted_series,
     prometheus_name,
 )
 from tests.stack.promql import (
+    BILLING_RULES_FILE,
     DOCKER,
     dashboard_targets,
     label_names,
@@ -42,7 +44,7 @@ def _compose() -> dict[str, Any]:
 
 
 def _recorded() -> set[str]:
-    return {r["record"] for r in load_rules() if "record" in r}
+    return {r["record"] for r in (*load_rules(), *load_rules(BILLING_RULES_FILE)) if "record" in r}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +73,15 @@ def test_prometheus_name(otel_name: str, unit: str, kind: str, expected: str) ->
 
 def test_compose_parses_and_has_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo"}
+    assert set(services) == {"otel-collector", "prometheus", "alertmanager", "grafana", "tempo", "billing-exporter"}
+
+
+def test_billing_exporter_is_off_unless_its_profile_is_enabled() -> None:
+    service = _compose()["services"]["billing-exporter"]
+    assert service["profiles"] == ["billing"]
+    assert service["environment"]["OPENAI_ADMIN_KEY"] == "${OPENAI_ADMIN_KEY:-}"  # never a key in the file
+    assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4317"
+    assert "openai-billing-exporter" in " ".join(service["command"])
 
 
 def test_images_are_pinned() -> None:
@@ -79,7 +89,7 @@ def test_images_are_pinned() -> None:
         image = service["image"]
         repo, _, tag = image.rpartition(":")
         assert repo and tag, f"{name}: image {image!r} has no tag"
-        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not pinned"
+        assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+(-[a-z]+)?", tag), f"{name}: {image!r} is not pinned"
 
 
 def test_every_mounted_file_exists() -> None:
@@ -134,7 +144,7 @@ def test_collector_binds_all_interfaces_and_keeps_default_translation() -> None:
 
 
 def _check_names(where: str, expr: str) -> None:
-    allowed = emitted_series() | _recorded()
+    allowed = emitted_series() | billing_series() | _recorded()
     unknown = metric_names(expr) - allowed
     assert not unknown, f"{where}: {sorted(unknown)} are not emitted (expr: {expr})"
     labels = label_names(expr)
@@ -187,3 +197,45 @@ def test_dashboard_covers_every_metric_but_says_which_translation() -> None:
     assert "gen_ai_agent_name" in names["assistant"]["definition"]
     assert "gen_ai_request_model" in names["model"]["definition"]
     assert all(v["allValue"] == ".*" for v in names.values())
+
+
+def test_dashboard_covers_both_apis() -> None:
+    """An ``api`` variable filters every panel of the rows above y = 200 that filters by assistant or
+    model (the rows from y = 200 on, about hosted tools and billing, keep their own filters); panels
+    that mix the APIs tell them apart; a row compares their spend."""
+    dashboard = load_dashboard()
+    names = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert names["api"]["definition"] == "label_values(openai_cost_runs_total, openai_api_type)"
+    assert '$api' in names["model"]["definition"]
+    upper = {**dashboard, "panels": [p for p in dashboard["panels"] if p["gridPos"]["y"] < 200]}
+    for title, expr in dashboard_targets(upper):
+        for selector in re.findall(r"\{[^{}]*\}", expr):
+            if "$assistant" in selector or "$model" in selector:
+                assert 'openai_api_type=~"$api"' in selector, f"{title}: {selector}"
+    by_title = {p["title"]: p for p in dashboard["panels"]}
+    for title in ("Spend by API (USD/h)", "Runs and responses by status (per min)",
+                  "Inference duration (chat: Assistants steps, responses)"):
+        assert all("openai_api_type" in t["legendFormat"] for t in by_title[title]["targets"]), title
+    assert by_title["Both APIs: Assistants and Responses"]["gridPos"]["y"] == 100
+
+
+def test_rules_cover_both_apis() -> None:
+    """Per-caller rules keep the APIs apart (Responses traffic has no assistant name); the budget
+    adds them up."""
+    rules = {r.get("record") or r["alert"]: r for r in load_rules()}
+    for name in ("assistants:spend_usd_per_hour:rate5m", "assistants:code_interpreter_sessions_per_hour:rate10m",
+                 "assistants:runs_failed:ratio15m", "assistants:runs:increase15m"):
+        groupings = re.findall(r"by \(([^()]*)\)", rules[name]["expr"])
+        assert groupings and all(g == "openai_api_type, gen_ai_agent_name" for g in groupings), name
+    assert rules["assistants:spend_usd:increase1h"]["expr"] == "sum(increase(openai_cost_spend_USD_total[1h]))"
+    for alert in ("AssistantsSpendSpike", "AssistantsCodeInterpreterSessionSurge", "AssistantsFailedRunsHigh"):
+        summary = rules[alert]["annotations"]["summary"]
+        assert "{{ if $labels.gen_ai_agent_name }}" in summary and "Responses API" in summary, alert
+
+def test_billing_rules_query_only_emitted_names() -> None:
+    rules = load_rules(BILLING_RULES_FILE)
+    assert {r["alert"] for r in rules if "alert" in r} == {"OpenAIBilledSpendMismatch"}
+    for rule in rules:
+        _check_names(rule.get("record") or rule["alert"], rule["expr"])
+        if "alert" in rule:
+            assert "openai_cost_kind" in rule["annotations"]["summary"]

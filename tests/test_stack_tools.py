@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from tests.stack.harness import require_binary
-from tests.stack.promql import DOCKER, RULES_FILE
+from tests.stack.promql import BILLING_RULES_FILE, DOCKER, RULES_FILE
 
 STACK_TESTS = Path(__file__).resolve().parent / "stack"
 
@@ -61,3 +61,26 @@ def test_amtool_check_config() -> None:
     result = _run([amtool, "check-config", str(DOCKER / "alertmanager" / "alertmanager.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_promtool_billing_rules() -> None:
+    """The billed-vs-measured rules load, and their unit tests pass: the alert names the kind that
+    differs, waits an hour, ignores differences under the dollar floor and a bill not yet there."""
+    promtool = require_binary("promtool", "prometheus")
+    checked = _run([promtool, "check", "rules", str(BILLING_RULES_FILE)])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    result = _run([promtool, "test", "rules", str(STACK_TESTS / "billing.rules.test.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_billing_unit_tests_catch_a_broken_rule(tmp_path: Path) -> None:
+    """Not vacuous: a dollar floor out of reach keeps the expected alert from firing."""
+    promtool = require_binary("promtool", "prometheus")
+    rules = tmp_path / "billing.rules.yml"
+    rules.write_text(BILLING_RULES_FILE.read_text().replace("expr: vector(0.10)", "expr: vector(1000)"))
+    tests = tmp_path / "billing.rules.test.yml"
+    tests.write_text((STACK_TESTS / "billing.rules.test.yml").read_text()
+                     .replace("../../docker/prometheus/rules/billing.rules.yml", str(rules)))
+    result = _run([promtool, "test", "rules", str(tests)])
+    assert result.returncode != 0
+    assert "OpenAIBilledSpendMismatch" in result.stdout + result.stderr

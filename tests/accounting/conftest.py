@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TIKTOKEN_CACHE = REPO.parent / "shared" / "tiktoken-cache"
+TIKTOKEN_CACHE = Path(os.environ.get("TIKTOKEN_CACHE_DIR") or REPO.parent / "shared" / "tiktoken-cache")
 
 if str(REPO / "src") not in sys.path:  # the package may not be installed in the test environment
     sys.path.insert(0, str(REPO / "src"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from opentelemetry.instrumentation.openai_assistants.accounting.estimator import
 from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook
 from opentelemetry.instrumentation.openai_assistants.accounting.sessions import (
     MemorySessionStore,
+    RedisSessionStore,
     SessionDecision,
 )
 from opentelemetry.instrumentation.openai_assistants.accounting.tokens import TokenCounter
@@ -178,6 +180,24 @@ def test_sessions_across_runs_of_a_thread(book: PriceBook, counter: TokenCounter
     # The same run accounted twice (a retry) bills its session once: claims are idempotent.
     again = account_run(**seed(False), prices=book, counter=counter, sessions=store)
     assert again.calls[0].session_opened and again.calls[0].session_usd == Decimal("0.03")
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "redis"])
+def test_two_calls_in_one_second_charge_the_smaller_call_id(store_kind: str, book: PriceBook,
+                                                            counter: TokenCounter, request: Any) -> None:
+    charged = set()
+    for steps_order in ((0, 1), (1, 0)):  # listed vs streamed: the steps may come in either order
+        case = seed(True)
+        second = calls_step("s1b", [code_call("c0", CODE_TEXT, ["x = 1"])], created_at=NOV_2024 + 1)
+        steps = [case["steps"][0], second]
+        case["steps"] = [steps[i] for i in steps_order] + case["steps"][1:]
+        if store_kind == "redis":
+            store: Any = RedisSessionStore(url=request.getfixturevalue("redis_url"), prefix=f"t:{uuid.uuid4().hex}:")
+        else:
+            store = MemorySessionStore()
+        acct = account_run(**case, prices=book, counter=counter, sessions=store)
+        charged.add(tuple(c.call_id for c in acct.calls if c.session_opened))
+    assert charged == {("c0",)}  # "c0" < "c1": the same call in every process, however observed
 
 
 class BrokenStore:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import pytest
 
-from opentelemetry.instrumentation.openai_assistants.accounting.history import ThreadHistory
+from opentelemetry.instrumentation.openai_assistants.accounting.history import ThreadHistory, entry_bytes
 from opentelemetry.instrumentation.openai_assistants.model import Message
 
 
@@ -74,12 +74,12 @@ def test_one_new_message_in_a_known_thread_needs_one_page_and_one_count() -> Non
     thread.add(999)
     history = ThreadHistory(page_size=100)
     enc = CountingEncoder()
-    tokens_of(history, history.messages_before(thread.thread_id, thread.pager), enc)
+    tokens_of(history, history.messages_before(thread.thread_id, thread.pager, encoder=enc), enc)
     assert enc.calls == 999
     thread.requests, enc.calls = 0, 0
 
     thread.add(1)
-    got = history.messages_before(thread.thread_id, thread.pager)
+    got = history.messages_before(thread.thread_id, thread.pager, encoder=enc)
     assert len(got) == 1000 and got[-1].id == "msg_00999"
     assert thread.requests == 1
     total = tokens_of(history, got, enc)
@@ -108,22 +108,72 @@ def test_until_and_excluded_run() -> None:
     assert [m.id for m in got] == ["msg_00000", "msg_00001", "msg_00002", "msg_00003"]
 
 
-def test_remembered_messages_are_not_tokenised_again_and_order_is_checked() -> None:
+def test_remembered_messages_are_counted_off_the_callers_path_and_order_is_checked() -> None:
     thread = FakeThread()
     thread.add(10)
     history = ThreadHistory()
     enc = CountingEncoder()
-    tokens_of(history, history.messages_before(thread.thread_id, thread.pager), enc)
+    history.messages_before(thread.thread_id, thread.pager, encoder=enc)
     new_user = thread.add(1)  # the app creates a message through the SDK...
+    enc.calls = 0
     history.remember(new_user)
-    tokens_of(history, new_user, enc)
+    assert enc.calls == 0  # the caller only appends
     thread.add(1)  # ...and another writer adds one the process never saw
-    enc.calls, thread.requests = 0, 0
-    got = history.messages_before(thread.thread_id, thread.pager)
+    thread.requests = 0
+    got = history.messages_before(thread.thread_id, thread.pager, encoder=enc)
     assert [m.id for m in got][-2:] == ["msg_00010", "msg_00011"]
     assert thread.requests == 1
-    tokens_of(history, got, enc)
-    assert enc.calls == 1  # only the unseen message
+    assert enc.calls == 2  # each new message counted once, in the background
+    assert tokens_of(history, got, enc) == sum(len(m.text.split()) for m in thread.messages)
+    assert enc.calls == 2
+
+
+def test_only_counts_are_kept_and_memory_is_bounded_by_bytes() -> None:
+    thread = FakeThread()
+    for m in thread.add(200):
+        m.text = "word " * 2000  # 10 kB of text each
+    history = ThreadHistory()
+    enc = CountingEncoder()
+    got = history.messages_before(thread.thread_id, thread.pager, encoder=enc)
+    assert all(m.text == "" for m in got) and tokens_of(history, got, enc) == 200 * 2000
+    assert history.bytes == sum(entry_bytes(m) for m in got) < 200 * 500  # not the 2 MB of text
+    small = ThreadHistory(max_bytes=history.bytes * 3)
+    threads = [FakeThread(f"thread_{i}") for i in range(10)]
+    for t in threads:
+        t.add(200)
+        small.messages_before(t.thread_id, t.pager, encoder=enc)
+        assert small.bytes <= history.bytes * 3
+    assert len(small._threads) == 3
+
+
+def test_work_per_read_does_not_grow_with_the_threads_cached() -> None:
+    def work_of_one_more_read(cached: int) -> int:
+        history = ThreadHistory(max_threads=cached)
+        for i in range(cached):
+            t = FakeThread(f"thread_{i}")
+            t.add(2)
+            history.messages_before(t.thread_id, t.pager)
+        extra = FakeThread("thread_new")
+        extra.add(2)
+        history.remember(extra.messages)  # the caller's part: an append
+        before = history.touched
+        history.messages_before(extra.thread_id, extra.pager)
+        return history.touched - before
+
+    assert work_of_one_more_read(1024) == work_of_one_more_read(8) <= 2
+
+
+def test_another_encoding_reads_the_thread_again() -> None:
+    thread = FakeThread()
+    thread.add(3)
+    history = ThreadHistory()
+    history.messages_before(thread.thread_id, thread.pager, encoder=CountingEncoder())
+    other = CountingEncoder()
+    other.name = "other"
+    thread.requests = 0
+    got = history.messages_before(thread.thread_id, thread.pager, encoder=other)
+    assert thread.requests == 1 and other.calls == 3
+    assert {m.encoding for m in got} == {"other"}  # type: ignore[attr-defined]
 
 
 def test_remembered_messages_of_an_unread_thread_still_read_its_past() -> None:
@@ -191,3 +241,15 @@ def test_concurrent_readers_of_one_thread() -> None:
         w.join()
     assert results == [300] * 8
     assert thread.requests == 3 + 7  # one full read, then one page per later reader
+
+
+def test_no_text_stays_after_a_drain() -> None:
+    thread, unread = FakeThread(), FakeThread("thread_unread")
+    thread.add(2)
+    history = ThreadHistory()
+    enc = CountingEncoder()
+    history.messages_before(thread.thread_id, thread.pager, encoder=enc)
+    history.remember([*thread.add(1), *unread.add(3)])  # the app reads messages of two threads
+    history.drain()  # what the background does after every run
+    assert len(history._inbox) == 0 and history._inbox_bytes == 0
+    assert enc.calls == 3  # the known thread's new message only; the unread thread's are dropped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Callable
 
 import pytest
@@ -103,6 +103,50 @@ def test_memory_store_is_bounded() -> None:
     assert len(store._threads) == 2
 
 
+def test_10001_live_threads_keep_their_sessions_and_claims_stay_idempotent() -> None:
+    store = MemorySessionStore()
+    threads = 10_001
+
+    def claim_twice(i: int) -> tuple[SessionDecision, SessionDecision]:
+        return store.claim(f"thread_{i}", f"call_{i}", T0 + i % 60), store.claim(f"thread_{i}", f"call_{i}", T0)
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = list(pool.map(claim_twice, range(threads)))
+    assert all(first == again and first.opened and not first.late for first, again in pairs)
+    # Every thread is still known: a second call in the window shares the session ...
+    assert not store.claim("thread_0", "call_later", T0 + 120).opened
+    # ... and re-observing the first call gives the first decision, not "late".
+    assert store.claim("thread_0", "call_0", T0) == pairs[0][0]
+    assert store.live_evictions == 0 and store.threads == threads
+
+
+def test_memory_store_keeps_threads_by_time() -> None:
+    store = MemorySessionStore(window_s=60, lateness_s=30)
+    store.claim("old", "c1", T0)
+    store.claim("new", "c2", T0 + 60 + 29)
+    assert store.threads == 2  # "old" could still get a late call of its session
+    store.claim("new", "c3", T0 + 60 + 30)
+    assert store.threads == 1 and store.live_evictions == 0  # past window + lateness: gone, not counted
+
+
+def test_memory_store_size_bound_counts_live_evictions() -> None:
+    counted: list[int] = []
+    store = MemorySessionStore(max_threads=2, on_live_eviction=lambda: counted.append(1))
+    for i in range(3):
+        store.claim(f"t{i}", f"c{i}", T0)
+    assert store.threads == 2 and store.live_evictions == 1 and counted == [1]
+
+
+@pytest.mark.parametrize("order", [("call_a", "call_b"), ("call_b", "call_a")])
+def test_calls_in_the_same_second_are_ordered_by_call_id(make_store: StoreFactory, order: tuple[str, str]) -> None:
+    store = make_store()
+    first, second = (store.claim("t", call_id, T0) for call_id in order)
+    assert first.opened and not second.opened  # one charge, whatever the order
+    # call_a comes first in the thread's order: arriving after call_b opened, it is late (not billed).
+    assert second.late == (order[1] == "call_a")
+    assert store.claim("t", "call_c", T0 + 1).opened is False
+
+
 def test_redis_store_from_url(redis_url: str) -> None:
     store = RedisSessionStore(url=redis_url, prefix=f"test:{uuid.uuid4().hex}:")
     assert store.claim("t", "c", T0).opened
@@ -134,3 +178,20 @@ def test_redis_processes_agree_on_one_session_per_thread_and_window(redis_url: s
             ids = [f"t{t}_{burst}{i}" for i in range(20)]
             assert sum(decisions[c][0] for c in ids) == 1, f"thread_{t} burst {burst}"
             assert len({decisions[c][2] for c in ids}) == 1  # every call names the same session
+
+
+def test_a_hung_redis_fails_a_claim_instead_of_stalling() -> None:
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts connections (the kernel's backlog), never answers
+    try:
+        port = server.getsockname()[1]
+        store = RedisSessionStore(url=f"redis://127.0.0.1:{port}/0", timeout_s=0.2, connect_timeout_s=0.2)
+        kwargs = store._client.connection_pool.connection_kwargs
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.2, 0.2)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            store.claim("thread_1", "call_1", T0)
+    finally:
+        server.close()

@@ -146,21 +146,24 @@ class MetricSpec:
 
 _MODEL_AGENT_PROVIDER = (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)
 _MODEL_API = (sc.GEN_AI_REQUEST_MODEL, sc.OPENAI_API_TYPE)
+_SERVER = (sc.SERVER_ADDRESS, sc.SERVER_PORT)  # listed by the GenAI conventions on gen_ai.client.* metrics
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         sc.METRIC_TOKEN_USAGE,
         HISTOGRAM,
         "{token}",
-        (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOKEN_TYPE, sc.USAGE_SOURCE, *_MODEL_AGENT_PROVIDER),
+        (sc.GEN_AI_OPERATION_NAME, sc.GEN_AI_TOKEN_TYPE, sc.USAGE_SOURCE, *_MODEL_AGENT_PROVIDER, *_SERVER),
     ),
     MetricSpec(
         sc.METRIC_OPERATION_DURATION,
         HISTOGRAM,
         "s",
-        (sc.GEN_AI_OPERATION_NAME, sc.ERROR_TYPE, *_MODEL_AGENT_PROVIDER),
+        (sc.GEN_AI_OPERATION_NAME, sc.ERROR_TYPE, *_MODEL_AGENT_PROVIDER, *_SERVER),
     ),
-    MetricSpec(sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER)),
+    MetricSpec(
+        sc.METRIC_COST, COUNTER, "USD", (sc.COST_KIND, *_MODEL_AGENT_PROVIDER, sc.CONTAINER_TIER, sc.CONTAINER_RULE)
+    ),
     MetricSpec(sc.METRIC_RUN_COST, HISTOGRAM, "USD", _MODEL_AGENT_PROVIDER),
     MetricSpec(sc.METRIC_SESSIONS, COUNTER, "{session}", _MODEL_AGENT_PROVIDER[1:]),
     MetricSpec(sc.METRIC_RUNS, COUNTER, "{run}", (sc.STATUS, *_MODEL_AGENT_PROVIDER)),
@@ -177,9 +180,36 @@ METRICS: tuple[MetricSpec, ...] = (
     ),
     MetricSpec(sc.METRIC_UNPRICED_RUNS, COUNTER, "{run}", _MODEL_API),
     MetricSpec(sc.METRIC_FETCHES, COUNTER, "{request}", (sc.FETCH_KIND, sc.FETCH_OUTCOME)),
+    MetricSpec(
+        sc.METRIC_CONTAINERS,
+        COUNTER,
+        "{container}",
+        (sc.CONTAINER_TIER, sc.CONTAINER_RULE, sc.CONTAINER_LIFE, *_MODEL_AGENT_PROVIDER),
+    ),
+    MetricSpec(
+        sc.METRIC_CONTAINERS_LIVE, UPDOWN_COUNTER, "{container}",
+        (sc.CONTAINER_TIER, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)
+    ),
+    MetricSpec(sc.METRIC_AUTO_CONTAINERS_WITHOUT_CALL, COUNTER, "{response}", _MODEL_AGENT_PROVIDER),
 )
 
 SPECS = {m.name: m for m in METRICS}
+
+#: The billing exporter's metrics (a separate process): billed figures per UTC day.
+BILLING_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(sc.METRIC_BILLED_SPEND, GAUGE, "USD",
+               (sc.COST_KIND, sc.BILLING_LINE_ITEM, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_TOKENS, GAUGE, "{token}",
+               (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_TOKEN_TYPE, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_QUANTITY, GAUGE, "{item}", (sc.BILLING_USAGE, sc.PROJECT, sc.BILLING_DAY)),
+    MetricSpec(sc.METRIC_BILLED_DAY, GAUGE, "s", (sc.BILLING_DAY,)),
+    MetricSpec(sc.METRIC_BILLING_READS, COUNTER, "{request}", (sc.BILLING_ENDPOINT, sc.BILLING_OUTCOME)),
+)
+
+
+def billing_series() -> set[str]:
+    """Every Prometheus series name the billing exporter produces."""
+    return set().union(*(m.series for m in BILLING_METRICS))
 
 
 def emitted_series() -> set[str]:
@@ -188,5 +218,5 @@ def emitted_series() -> set[str]:
 
 
 def emitted_labels() -> set[str]:
-    """Every Prometheus label name of our metrics (metadata labels excepted)."""
-    return set().union(*(m.labels for m in METRICS))
+    """Every Prometheus label name of our metrics and the billing exporter's (metadata labels excepted)."""
+    return set().union(*(m.labels for m in (*METRICS, *BILLING_METRICS))) | {prometheus_label(sc.PROJECT)}

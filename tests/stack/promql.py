@@ -12,6 +12,7 @@ import yaml
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 RULES_FILE = DOCKER / "prometheus" / "rules" / "assistants.rules.yml"
+BILLING_RULES_FILE = DOCKER / "prometheus" / "rules" / "billing.rules.yml"
 DASHBOARD_FILE = DOCKER / "grafana" / "dashboards" / "assistants.json"
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
@@ -97,8 +98,8 @@ def operands(expr: str) -> list[str]:
     return result
 
 
-def load_rules() -> list[dict[str, Any]]:
-    doc = yaml.safe_load(RULES_FILE.read_text())
+def load_rules(path: Path = RULES_FILE) -> list[dict[str, Any]]:
+    doc = yaml.safe_load(path.read_text())
     return [r for g in doc["groups"] for r in g["rules"]]
 
 

@@ -1,4 +1,4 @@
-"""OpenTelemetry instrumentation for the OpenAI Assistants API.
+"""OpenTelemetry instrumentation for the OpenAI Assistants and Responses APIs.
 
 Usage::
 
@@ -7,10 +7,11 @@ Usage::
     AssistantsInstrumentor().instrument()
 
 Every run the app creates becomes an ``invoke_agent`` span with a ``chat`` child per run step and
-an ``execute_tool`` child per tool call, carrying tokens (reported or estimated) and cost.
+an ``execute_tool`` child per tool call; every response a ``chat`` span with an ``execute_tool``
+child per tool-call item; all carrying tokens (reported or estimated) and cost.
 
 Layout: ``hooks`` (the SDK's choke points) hand each call to the API front end that claims its path
-(``frontends``; ``assistants/``), which turns what it observed into the plain records of ``model``,
+(``frontends``; ``assistants/``, ``responses/``), which turns what it observed into the plain records of ``model``,
 accounts for them with ``accounting/`` and hands ``invocation`` records to ``telemetry``, the one
 writer of spans and metrics.
 """
@@ -18,8 +19,9 @@ writer of spans and metrics.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
-from typing import Any, Collection, Optional
+from typing import Any, Collection, Optional, Union
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
@@ -28,14 +30,19 @@ from opentelemetry.trace import get_tracer
 from wrapt import wrap_function_wrapper
 
 from . import hooks
+from .accounting.tokens import default_counter
 from .assistants import AssistantsFrontEnd
+from .assistants.accountant import price_book
 from .assistants.fetch import Fetcher
 from .assistants.tracker import RunTracker
 from .background import Background
 from .config import Settings
-from .frontends import Registry
+from .frontends import FrontEnd, Registry
 from .metrics import Instruments
 from .package import _instruments
+from .responses import ResponsesFrontEnd
+from .responses.hosted import HostedTools
+from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
 from .telemetry import Telemetry
 from .version import __version__
@@ -55,11 +62,35 @@ _PATCHES = (
 )
 
 
+def _hook_owner(module: str, name: str) -> Any:
+    """The class holding a hook point, or None when this SDK has no such class."""
+    try:
+        return getattr(importlib.import_module(module), name.split(".")[0], None)
+    except Exception:
+        return None
+
+
+def _missing_hook_points() -> list[str]:
+    """Every hook point this SDK lacks (all are checked before any is patched)."""
+    missing = []
+    for module, name, _ in _PATCHES:
+        owner = _hook_owner(module, name)
+        if owner is None or not callable(getattr(owner, name.split(".")[1], None)):
+            missing.append(f"{module}.{name}")
+    return missing
+
+
 class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Traces and meters the Assistants API of the ``openai`` SDK (sync and async)."""
+    """Traces and meters the Assistants and Responses APIs of the ``openai`` SDK (sync and async).
+
+    Options (besides those of ``config.Settings``): ``assistants=False`` or ``responses=False`` leave
+    that API untraced; ``responses_spans=False`` keeps Responses money and metrics but makes no spans.
+    """
 
     _tracker: Optional[RunTracker] = None
     _registry: Optional[Registry] = None
+    _responses: Optional[ResponseTracker] = None
+    _hosted: Optional[HostedTools] = None
     _background: Optional[Background] = None
     _fetcher: Optional[Fetcher] = None
 
@@ -67,18 +98,30 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        missing = _missing_hook_points()
+        if missing:
+            # An SDK whose internals differ: patching part of it would leave a half-watched app.
+            logger.warning("openai-assistants: instrumentation disabled, this openai SDK lacks %s",
+                           ", ".join(missing))
+            self._tracker = self._background = self._fetcher = None
+            return
         options = {k: v for k, v in kwargs.items() if k not in ("tracer_provider", "meter_provider")}
         settings = Settings.load(options)
         tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"), schema_url=_SCHEMA_URL)
         meter = get_meter(__name__, __version__, kwargs.get("meter_provider"), schema_url=_SCHEMA_URL)
         telemetry = Telemetry(tracer, Instruments(meter), settings)
         background = Background(settings.fetch_concurrency, settings.fetch_queue_size, tick_s=1.0,
-                                on_tick=lambda: tracker.sweep())
-        assistants = AssistantsFrontEnd(settings, telemetry, background)
-        tracker = assistants.tracker
-        registry = Registry((tracker,))
-        self._tracker, self._background, self._fetcher = tracker, background, assistants.fetcher
-        self._registry = registry
+                                on_tick=self._sweep)
+        prices = price_book(settings)
+        assistants = AssistantsFrontEnd(settings, telemetry, background, prices)
+        responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
+                                      retrieve=assistants.fetcher.container)
+        self._hosted = responses.hosted
+        self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
+        self._responses = responses.tracker
+        chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
+                                               (settings.responses, responses.tracker)]
+        registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
             "sync_request": hooks.sync_request(registry),
             "async_request": hooks.async_request(registry),
@@ -86,42 +129,51 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             "sync_stream": hooks.stream(registry, is_async=False),
             "async_stream": hooks.stream(registry, is_async=True),
         }
-        for module, name, factory in _PATCHES:
-            wrap_function_wrapper(module, name, factories[factory])
+        try:
+            for module, name, factory in _PATCHES:
+                wrap_function_wrapper(module, name, factories[factory])
+        except Exception:
+            logger.warning("openai-assistants: instrumentation disabled, patching the SDK failed", exc_info=True)
+            self._uninstrument()
+            return
         atexit.register(self._at_exit)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import openai._base_client
-        import openai._legacy_response
-        import openai._response
-        import openai._streaming
-
-        modules = {m.__name__: m for m in (openai._base_client, openai._response, openai._legacy_response,
-                                          openai._streaming)}
         for module, name, _ in _PATCHES:
-            owner_name, attr = name.split(".")
-            unwrap(getattr(modules[module], owner_name), attr)
+            owner = _hook_owner(module, name)
+            attr = name.split(".")[1]
+            if owner is not None and hasattr(vars(owner).get(attr), "__wrapped__"):
+                unwrap(owner, attr)
         if self._registry is not None:
             self._registry.enabled = False  # wrappers captured elsewhere go quiet too
-        if self._tracker is not None:
-            self._tracker.enabled = False
-            self._tracker.end_all("shutdown")
+        for tracker in self._trackers():
+            tracker.enabled = False
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
         self._tracker = self._background = self._fetcher = self._registry = None  # let every cache go
+        self._responses = self._hosted = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.
 
         Call it before ``TracerProvider.force_flush()``.
         """
-        if self._tracker is not None:
-            self._tracker.sweep()
+        self._sweep()
         return self._background.drain(timeout_millis / 1000) if self._background else True
 
+    def _trackers(self) -> list[Union[RunTracker, ResponseTracker]]:
+        return [t for t in (self._tracker, self._responses) if t is not None]
+
+    def _sweep(self) -> None:
+        for tracker in self._trackers():
+            tracker.sweep()
+        if self._hosted is not None:
+            self._hosted.sweep()
+
     def _at_exit(self) -> None:
-        if self._tracker is not None:
-            self._tracker.end_all("shutdown")
+        for tracker in self._trackers():
+            tracker.end_all("shutdown")
         self._shutdown(timeout_s=5.0)
 
     def _shutdown(self, timeout_s: float) -> None:

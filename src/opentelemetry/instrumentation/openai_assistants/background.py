@@ -27,6 +27,7 @@ class Background:
         self._on_tick = on_tick
         self._lock = threading.Lock()
         self._pending: set[Future[Any]] = set()
+        self._queued = 0  # submitted, not yet started: what the queue bound counts
         self._executor: Optional[ThreadPoolExecutor] = None
         self._ticker: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -37,17 +38,20 @@ class Background:
     def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Run ``fn`` in the pool with instrumentation suppressed; ``False`` when the queue is full."""
         with self._lock:
-            if len(self._pending) >= self._queue_size or self._stop.is_set():
+            if self._queued >= self._queue_size or self._stop.is_set():
                 return False
             try:
                 future = self._pool().submit(self._run, fn, args)
             except RuntimeError:  # the pool refuses work once the interpreter is shutting down
                 return False
+            self._queued += 1
             self._pending.add(future)
         future.add_done_callback(self._done)
         return True
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._queued -= 1
         try:
             with suppress_instrumentation():
                 fn(*args)
@@ -110,6 +114,7 @@ class Background:
         """In a forked child the parent's threads are gone: start afresh on first use."""
         self._lock = threading.Lock()
         self._pending = set()
+        self._queued = 0
         self._executor = None
         self._ticker = None
         self._stop = threading.Event()

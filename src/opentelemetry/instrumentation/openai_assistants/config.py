@@ -39,9 +39,20 @@ class Settings:
     deployments: dict[str, str] = field(default_factory=dict)  # deployment name -> model
     session_window_s: float = 3600.0
     session_idle_s: Optional[float] = None
-    session_store: Any = None  # accounting.sessions.SessionStore; in-memory by default
+    session_lateness_s: float = 3600.0  # in-memory store: how long past a session's window its calls may arrive
+    session_max_threads: int = 100_000  # in-memory store: threads kept; past it, live evictions are counted
+    session_store: Any = None  # a SessionStore, or "memory" / "redis" (the environment's spelling)
     redis_url: Optional[str] = None  # shorthand for a RedisSessionStore
+    redis_connect_timeout_s: float = 1.0  # a hung Redis must not stall the background workers
+    redis_timeout_s: float = 0.5  # per read/write on the Redis socket
     overheads: Any = None  # accounting.estimator.Overheads
+    assistants: bool = True  # trace the Assistants API
+    responses: bool = True  # trace the Responses API (with Conversations and Containers)
+    responses_spans: bool = True  # False: Responses money and metrics only, spans left to another instrumentation
+    assume_auto_container: bool = False  # charge the minimum for an auto container a response did not name
+    container_sessions: str = "life"  # life: a container's idle minutes before expiry are billed; active: not
+    container_clock: Any = None  # callable -> API time in seconds, for container expiry and deletion; time.time
+    history_max_bytes: int = 32 << 20  # thread history kept for estimates (token counts, not texts)
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:

@@ -109,6 +109,12 @@ def _provider(cls: type) -> str:
     return PROVIDER_AZURE if {"AzureOpenAI", "AsyncAzureOpenAI"} & names else PROVIDER_OPENAI
 
 
+def project_of(client: Any) -> Optional[str]:
+    """The client's OpenAI project id, if it has one: a handful per app, what the bill is grouped by."""
+    project = getattr(client, "project", None)
+    return project if isinstance(project, str) and project else None
+
+
 def server_of(client: Any) -> tuple[Optional[str], Optional[int]]:
     try:
         return _server(str(client.base_url))

@@ -33,6 +33,7 @@ class SpanRecord:
     tool: Optional[tuple[str, str]] = None  # (gen_ai.tool.type, gen_ai.tool.name): counted as a tool call
     links: list[Link] = field(default_factory=list)
     children: list[SpanRecord] = field(default_factory=list)
+    timed: bool = True  # False: the window is a guess (a run ended unseen), kept out of the duration metric
 
 
 @dataclass
@@ -47,3 +48,12 @@ class Invocation:
     root: SpanRecord
     status: Optional[str] = None  # openai_cost.status; None: not a run or response (no run metrics)
     metadata: Attrs = field(default_factory=dict)  # allow-listed attribution attributes
+    spans: bool = True  # False: metrics only (another instrumentation makes the spans)
+    project: Optional[str] = None  # the client's OpenAI project id (openai_cost.project metric label)
+    server: Attrs = field(default_factory=dict)  # server.address and .port: labels of the gen_ai.client.* metrics
+
+
+def server_labels(address: Optional[str], port: Optional[int]) -> Attrs:
+    """``server.address`` and, with it, ``server.port``: what the GenAI conventions list on the
+    ``gen_ai.client.*`` metrics (one API host per process in practice: low cardinality)."""
+    return {"server.address": address, "server.port": port} if address else {}

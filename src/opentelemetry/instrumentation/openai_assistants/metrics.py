@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opentelemetry.metrics import Counter, Histogram, Meter
+from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
 
 from . import semconv as sc
 
@@ -51,4 +51,22 @@ class Instruments:
         )
         self.fetches: Counter = meter.create_counter(
             sc.METRIC_FETCHES, unit="{request}", description="The instrumentor's own background API reads",
+        )
+        self.containers: Counter = meter.create_counter(
+            sc.METRIC_CONTAINERS, unit="{container}",
+            description="Hosted-tool containers opened (first billed), by memory tier, billing rule and observed or "
+                        "inferred life",
+        )
+        self.containers_live: UpDownCounter = meter.create_up_down_counter(
+            sc.METRIC_CONTAINERS_LIVE, unit="{container}",
+            description="Hosted-tool containers opened and not yet settled (deleted or expired)",
+        )
+        self.auto_containers_without_call: Counter = meter.create_counter(
+            sc.METRIC_AUTO_CONTAINERS_WITHOUT_CALL, unit="{response}",
+            description="Responses that enabled Code Interpreter in auto mode and named no container",
+        )
+        self.session_evictions: Counter = meter.create_counter(
+            sc.METRIC_SESSION_EVICTIONS, unit="{thread}",
+            description="Threads dropped from the in-memory session store while their session could still get "
+                        "calls (a later call may be billed a second session)",
         )

@@ -45,6 +45,10 @@ class ToolCall:
     logs: list[str] = field(default_factory=list)  # code interpreter log outputs, in order
     images: int = 0  # code interpreter image outputs
     results: int = 0  # file search results (their text is not counted)
+    status: Optional[str] = None  # the item's own status (Responses output items)
+    container_id: Optional[str] = None  # code interpreter and shell calls (Responses): the container used
+    action: Optional[str] = None  # web search: search | open_page | find_in_page (only searches are billed)
+    item_id: Optional[str] = None  # the output item's id (Responses), where ``id`` is a function's call_id
 
 
 @dataclass
@@ -152,3 +156,99 @@ class PriceTerms:
     service_tier: Optional[str] = None  # as served: default | flex | priority | scale | auto
     completion_window: Optional[str] = None  # background_options.completion_window: soonest | 2h | 8h
     regional: bool = False  # regional data processing
+
+
+TERMINAL_RESPONSE_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
+ERROR_RESPONSE_STATUSES = frozenset({"failed", "cancelled", "incomplete"})
+
+
+@dataclass
+class Response:
+    """A snapshot of a Responses API response as the API last described it: one inference."""
+
+    id: str
+    status: str  # queued | in_progress | completed | failed | cancelled | incomplete
+    model: Optional[str] = None
+    created_at: Optional[int] = None
+    completed_at: Optional[int] = None
+    conversation_id: Optional[str] = None
+    previous_response_id: Optional[str] = None
+    background: bool = False
+    service_tier: Optional[str] = None  # as served
+    instructions: Optional[str] = None
+    usage: Optional[Usage] = None  # as reported, on the terminal object only
+    error_code: Optional[str] = None
+    error_message: Optional[str] = None
+    incomplete_reason: Optional[str] = None
+    tool_calls: list[ToolCall] = field(default_factory=list)  # tool-call output items, in output order
+    output_text: str = ""  # the text of its message items
+    metadata: dict[str, str] = field(default_factory=dict)
+    tool_usage: Optional[ToolUsage] = None  # tool_usage as reported (hosted tool fees), when present
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_RESPONSE_STATUSES
+
+
+@dataclass
+class ResponseRequest:
+    """What the app asked for when it created a response (fields the Response does not echo)."""
+
+    model: Optional[str] = None
+    input_text: str = ""  # the text of the input items and instructions, for an estimate
+    conversation_id: Optional[str] = None
+    previous_response_id: Optional[str] = None
+    service_tier: Optional[str] = None  # as requested
+    background: bool = False
+    completion_window: Optional[str] = None  # background_options.completion_window
+    tool_outputs: list[str] = field(default_factory=list)  # call ids of function outputs sent back
+
+
+DEFAULT_CONTAINER_EXPIRY_MINUTES = 20
+
+
+@dataclass
+class Container:
+    """A hosted-tool container (Code Interpreter, hosted shell): what containers are billed by.
+
+    All times are the API's own timestamps (whole seconds), never this process's clock, so a replay
+    gives the bill of its day. ``observed`` says the container object itself was read (its own
+    ``created_at``/``last_active_at``); otherwise its life is inferred from the responses naming it.
+    """
+
+    id: str
+    memory_limit: Optional[str] = None  # 1g | 4g | 16g | 64g; None: not known (priced as the default tier)
+    created_at: Optional[int] = None
+    last_active_at: Optional[int] = None
+    deleted_at: Optional[int] = None
+    expires_after_minutes: int = DEFAULT_CONTAINER_EXPIRY_MINUTES
+    observed: bool = False
+    first_seen_at: Optional[int] = None  # the first response or call that named it
+
+    @property
+    def started_at(self) -> Optional[int]:
+        return self.created_at if self.created_at is not None else self.first_seen_at
+
+
+@dataclass
+class ImageGenUsage:
+    """``tool_usage.image_gen`` of one response: image generation tokens, billed at the image model's rates."""
+
+    input_tokens: int  # text and image input
+    output_tokens: int
+    input_image_tokens: int = 0  # part of input_tokens
+    cached_tokens: int = 0  # part of input_tokens
+    cached_image_tokens: int = 0  # part of cached_tokens
+
+
+@dataclass
+class ToolUsage:
+    """What one response tells about its hosted tools' billable use (besides containers)."""
+
+    web_search_requests: Optional[int] = None  # tool_usage.web_search.num_requests; None: absent, unknown
+    web_search_tool: str = "web_search"  # the request's tool version: web_search | web_search_preview
+    web_search_actions: dict[str, int] = field(default_factory=dict)  # web_search_call items by action type
+    file_search_calls: int = 0  # file_search_call items
+    image_gen: Optional[ImageGenUsage] = None
+    image_model: Optional[str] = None  # the image_generation tool's model; None: the default one
+    other_calls: dict[str, int] = field(default_factory=dict)  # other tool call items by item type

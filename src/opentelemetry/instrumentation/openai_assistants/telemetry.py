@@ -13,15 +13,26 @@ import logging
 from decimal import Decimal
 from typing import Any, Optional
 
-from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode, Tracer
 
 from opentelemetry import trace
 
 from . import semconv as sc
-from .accounting.account import COST_INPUT, COST_OUTPUT, COST_SESSION, CallAccount, RunAccount, StepAccount
+from .accounting.account import (
+    COST_INPUT,
+    COST_OUTPUT,
+    COST_SESSION,
+    CallAccount,
+    ItemCharge,
+    RunAccount,
+    RunLeaf,
+    StepAccount,
+)
+from .accounting.inference import COST_CACHE_WRITE, COST_CACHED_INPUT
 from .config import Settings
 from .invocation import Attrs, Invocation, SpanRecord
 from .metrics import Instruments
+from .model import Usage
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +48,28 @@ class Telemetry:
         self.instruments = instruments
         self.settings = settings
 
-    def invocation_ended(self, invocation: Invocation, account: Optional[RunAccount]) -> None:
-        """Write a finished run or response (or an agent call): its spans, then its metrics."""
+    def invocation_ended(self, invocation: Invocation, account: Optional[RunAccount]) -> dict[str, SpanContext]:
+        """Write a finished run or response (or an agent call): its spans, then its metrics.
+
+        Returns the span context of each tool call's span by call id, for links from later spans.
+        """
         view = Ledger(account)
         root = invocation.root
         if invocation.status is not None:
             root.attributes = {**root.attributes, **view.run_attributes()}
-        self._span(invocation, root, invocation.parent, view)
+        tools: dict[str, SpanContext] = {}
+        self._span(invocation, root, invocation.parent, view, tools)
         if invocation.status is not None:
             self._run_metrics(invocation, view)
+        return tools
 
-    def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger) -> None:
+    def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger,
+              tools: dict[str, SpanContext]) -> None:
+        self._record_span_metrics(invocation, record)
+        if not invocation.spans:
+            for sub in record.children:
+                self._span(invocation, sub, parent, view, tools)
+            return
         attrs: Attrs = dict(record.attributes)
         if record.inference_id is not None:
             attrs.update(view.step_attributes(record.inference_id))
@@ -61,12 +83,18 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, record.status_message or record.error))
         child = trace.set_span_in_context(span)
         for sub in record.children:
-            self._span(invocation, sub, child, view)
+            self._span(invocation, sub, child, view, tools)
         span.end(record.end_ns)
-        self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
+        if record.tool is not None and record.tool_call_id:
+            tools[record.tool_call_id] = span.get_span_context()
+
+    def _record_span_metrics(self, invocation: Invocation, record: SpanRecord) -> None:
+        if record.timed:
+            self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
         if record.tool is not None:
             labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
-                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
+                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
+                      **_project_label(invocation)}
             self.instruments.tool_calls.add(1, labels)
 
     # --- metrics ----------------------------------------------------------------------------------
@@ -74,17 +102,18 @@ class Telemetry:
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
         labels = {**self.model_labels(invocation), sc.STATUS: invocation.status}
         self.instruments.runs.add(1, _clean(labels))
-        view.record(self.instruments, self.model_labels(invocation))
+        view.record(self.instruments, self.model_labels(invocation), server=invocation.server)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
                        sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
-                       **(invocation.metadata if self.settings.metadata_metric_labels else {})})
+                       **(invocation.metadata if self.settings.metadata_metric_labels else {}),
+                       **_project_label(invocation)})
 
     def _duration(self, ns: int, operation: str, invocation: Invocation, error: Optional[str]) -> None:
         labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: invocation.provider,
                   sc.GEN_AI_REQUEST_MODEL: invocation.model, sc.ERROR_TYPE: error,
-                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name)}
+                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name), **invocation.server}
         self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
@@ -92,6 +121,11 @@ class Telemetry:
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
+
+
+def _project_label(invocation: Invocation) -> Attrs:
+    """Lines our figures up with the bill, which OpenAI groups by project."""
+    return {sc.PROJECT: invocation.project} if invocation.project else {}
 
 
 def _clean(attrs: Attrs) -> Attrs:
@@ -102,24 +136,35 @@ def _clean(attrs: Attrs) -> Attrs:
 class Ledger:
     """A run's account read as attributes and metric records, each figure at its leaf.
 
-    Leaves: a step's tokens and their cost (step span), a session charge (the tool span of the call
-    that opened it). When a run's steps are unknown, its reported tokens and their cost are leaves
-    on the run span itself. Roll-ups on the run span are sums of the leaves.
+    Leaves: a step's reported (or, in a run without reported usage, estimated) tokens and their cost
+    (step span), a session charge (the tool span of the call that opened it), and the run's reported
+    usage its steps don't cover (the run span, ``openai_cost.usage.scope`` = ``run`` or ``mixed``).
+    Roll-ups on the run span are sums of the leaves.
     """
 
     def __init__(self, account: Optional[RunAccount]) -> None:
         self.account = account
         self.steps: dict[str, StepAccount] = {s.step_id: s for s in account.steps} if account else {}
         self.calls: dict[str, CallAccount] = {c.call_id: c for c in account.calls} if account else {}
+        self.charges: dict[str, list[ItemCharge]] = {}
+        for charge in account.charges if account else ():
+            self.charges.setdefault(charge.call_id, []).append(charge)
 
     @property
-    def run_is_leaf(self) -> bool:
-        return self.account is not None and not self.steps and self.account.usage_source is not None
+    def run_leaf(self) -> Optional[RunLeaf]:
+        return self.account.run_leaf if self.account is not None else None
+
+    def _leaves(self) -> list[StepAccount]:
+        return [s for s in self.steps.values() if s.leaf]
 
     def step_attributes(self, step_id: str) -> Attrs:
         step = self.steps.get(step_id)
         if step is None:
             return {}
+        if not step.leaf:  # the run's reported usage counts this step: its estimate is for comparison
+            estimate = step.estimate if step.usage.source == "reported" else step.usage
+            return {sc.USAGE_ESTIMATED_INPUT: estimate.input_tokens if estimate else None,
+                    sc.USAGE_ESTIMATED_OUTPUT: estimate.output_tokens if estimate else None}
         attrs = _usage_attrs(step.usage.input_tokens, step.usage.output_tokens, step.usage.source,
                              step.usage.partial, step.usage.degraded)
         if step.usage.source == "reported" and step.estimate is not None:
@@ -131,23 +176,52 @@ class Ledger:
         return attrs
 
     def call_attributes(self, call_id: str) -> Attrs:
+        attrs = self._charge_attributes(call_id)
         call = self.calls.get(call_id)
         if call is None:
-            return {}
-        return {sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
+            return attrs
+        return {**attrs, sc.SESSION_OPENED: call.session_opened, sc.SESSION_INFERRED: call.inferred,
                 sc.SESSION_LATE: True if call.late else None, sc.COST_SESSION: usd(call.session_usd),
                 sc.COST_UNPRICED_REASON: call.unpriced_reason}
 
+    def _charge_attributes(self, call_id: str) -> Attrs:
+        """A tool call's own charges (container, fees): ``openai_cost.<kind>_usd`` each."""
+        attrs: Attrs = {}
+        for charge in self.charges.get(call_id, ()):
+            if charge.usd is not None:
+                key = f"openai_cost.{charge.kind}_usd"
+                attrs[key] = float(charge.usd) + (attrs.get(key) or 0.0)
+            elif charge.unpriced_reason:
+                attrs[sc.COST_UNPRICED_REASON] = charge.unpriced_reason
+            if charge.effective_from is not None:
+                attrs[sc.PRICE_EFFECTIVE_DATE] = charge.effective_from.isoformat()
+            attrs.update(charge.attributes)
+        return attrs
+
+    def spend(self) -> list[tuple[str, Attrs, Decimal]]:
+        """The spend counter's increments: (kind, extra labels, USD); item charges by kind and labels."""
+        grouped: dict[tuple[str, tuple[tuple[str, str], ...]], Decimal] = {}
+        for charge in self.account.charges if self.account else ():
+            if charge.usd is not None:
+                key = (charge.kind, tuple(sorted(charge.labels.items())))
+                grouped[key] = grouped.get(key, Decimal(0)) + charge.usd
+        charged = {kind for kind, _ in grouped}
+        rest: list[tuple[str, Attrs, Decimal]] = [(k, {}, v) for k, v in self.costs().items() if k not in charged]
+        return rest + [(kind, dict(labels), value) for (kind, labels), value in grouped.items()]
+
     def costs(self) -> dict[str, Decimal]:
         """Cost by kind, summed over the leaves (priced leaves only)."""
-        account = self.account
-        if account is None:
+        if self.account is None:
             return {}
-        if self.run_is_leaf:
-            return {k: v for k, v in account.cost_usd.items() if k in (COST_INPUT, COST_OUTPUT)}
+        leaves, run = self._leaves(), self.run_leaf
         sums: dict[str, Decimal] = {}
-        for kind, values in ((COST_INPUT, [s.input_usd for s in self.steps.values()]),
-                             (COST_OUTPUT, [s.output_usd for s in self.steps.values()]),
+        for charge in self.account.charges:
+            if charge.usd is not None:
+                sums[charge.kind] = sums.get(charge.kind, Decimal(0)) + charge.usd
+        for kind, values in ((COST_INPUT, [s.input_usd for s in leaves] + [run.input_usd if run else None]),
+                             (COST_OUTPUT, [s.output_usd for s in leaves] + [run.output_usd if run else None]),
+                             (COST_CACHED_INPUT, [run.cached_input_usd if run else None]),
+                             (COST_CACHE_WRITE, [run.cache_write_usd if run else None]),
                              (COST_SESSION, [c.session_usd for c in self.calls.values()])):
             priced = [v for v in values if v is not None]
             if priced:
@@ -156,54 +230,71 @@ class Ledger:
 
     def run_attributes(self) -> Attrs:
         account = self.account
-        if account is None or account.usage_source is None:
+        if account is None:
             return {}
+        if account.usage_source is None:  # nothing known: only why
+            return {sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None}
         attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
                              account.partial, account.degraded)
         costs = self.costs()
-        if self.run_is_leaf:
-            attrs.update({sc.COST_INPUT: usd(costs.get(COST_INPUT)), sc.COST_OUTPUT: usd(costs.get(COST_OUTPUT))})
+        attrs[sc.USAGE_SCOPE] = account.usage_scope
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            attrs.update({sc.USAGE_RUN_LEVEL_INPUT: run_leaf.usage.input_tokens,
+                          sc.USAGE_RUN_LEVEL_OUTPUT: run_leaf.usage.output_tokens,
+                          sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd),
+                          sc.COST_CACHED_INPUT: usd(run_leaf.cached_input_usd),
+                          sc.COST_CACHE_WRITE: usd(run_leaf.cache_write_usd),
+                          sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage)})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
             sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
+            sc.ROLLUP_COST_CACHED_INPUT: usd(costs.get(COST_CACHED_INPUT)),
+            sc.ROLLUP_COST_CACHE_WRITE: usd(costs.get(COST_CACHE_WRITE)),
             sc.ROLLUP_COST_SESSION: usd(costs.get(COST_SESSION)),
+            **{f"openai_cost.rollup.{c.kind}_usd": usd(costs.get(c.kind)) for c in account.charges},
             sc.ROLLUP_COST_TOTAL: usd(sum(costs.values(), Decimal(0))) if costs else None,
             sc.COST_UNPRICED_REASON: "; ".join(account.unpriced_reasons) or None,
             sc.PRICE_EFFECTIVE_DATE: _iso(account.price_effective_from),
         })
+        for kind in {c.kind for c in account.charges}:  # tool charges besides tokens (containers, fees)
+            attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
-    def record(self, instruments: Instruments, labels: Attrs) -> None:
+    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None) -> None:
         account = self.account
         if account is None:
             return
-        for step in self.steps.values():
+        for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
-                               step.usage.source)
+                               step.usage.source, server)
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
-        if self.run_is_leaf:
-            self._record_usage(instruments, labels, account.input_tokens, account.output_tokens,
-                               account.usage_source or "reported")
-            self._record_unpriced(instruments, labels, account.unpriced_input_tokens,
-                                  account.unpriced_output_tokens)
+        run_leaf = self.run_leaf
+        if run_leaf is not None:
+            self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
+                               run_leaf.usage.source, server)
+            if run_leaf.unpriced_reason:
+                self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
+                                      run_leaf.usage.output_tokens)
         agent = {k: v for k, v in labels.items()
-                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE)}
+                 if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE, sc.PROJECT)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
         if opened:
             instruments.sessions.add(opened, agent)
-        for kind, value in self.costs().items():
-            instruments.cost.add(float(value), {**labels, sc.COST_KIND: kind})
+        costs = self.costs()
+        for kind, extra, value in self.spend():
+            instruments.cost.add(float(value), {**labels, **extra, sc.COST_KIND: kind})
         if account.unpriced_reasons:
             instruments.unpriced_runs.add(1, _model_only(labels))
-        elif self.costs():
-            instruments.run_cost.record(float(sum(self.costs().values(), Decimal(0))), labels)
+        elif costs:
+            instruments.run_cost.record(float(sum(costs.values(), Decimal(0))), labels)
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
-                      source: str) -> None:
-        base = {**labels, sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+                      source: str, server: Optional[Attrs] = None) -> None:
+        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
         instruments.usage_steps.add(1, {**_model_only(labels), sc.USAGE_SOURCE: source})
@@ -233,6 +324,15 @@ def _usage_attrs(tokens_in: int, tokens_out: int, source: str, partial: bool, de
     return {sc.GEN_AI_USAGE_INPUT_TOKENS: tokens_in, sc.GEN_AI_USAGE_OUTPUT_TOKENS: tokens_out,
             sc.USAGE_SOURCE: source, sc.USAGE_PARTIAL: True if partial else None,
             sc.USAGE_DEGRADED: True if degraded else None}
+
+
+def _usage_parts(usage: Optional[Usage]) -> Attrs:
+    """The parts of one inference's tokens: cached and cache-write input, reasoning output."""
+    if usage is None:
+        return {}
+    return {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cached_input_tokens,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write_tokens,
+            sc.USAGE_REASONING_TOKENS: usage.reasoning_tokens}
 
 
 def _model_only(labels: Attrs) -> Attrs:

@@ -23,6 +23,7 @@ Rules for what was never measured (each an Overheads field or documented here):
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 from collections import OrderedDict, deque
@@ -49,16 +50,35 @@ class BaseEntry:
     includes_tool_schemas: bool = False
 
 
-# Measured bases (CONTEXT §2). The gpt-4-1106-preview entry was measured with one function tool and
-# includes that function's definition: its schemas are not counted again (an approximation for
-# other functions of that model).
-DEFAULT_BASES: Mapping[BaseKey, BaseEntry] = MappingProxyType(
+# Model families that share a hidden system prompt: every name of a family (aliases, dated snapshots)
+# uses the family's base entry. The turbo-preview family was measured on gpt-4-1106-preview (the
+# worked example of CONTEXT §2) and on gpt-4-turbo-preview alike: 105 with Code Interpreter.
+DEFAULT_FAMILIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        ("gpt-4-turbo-preview", frozenset({"code_interpreter"})): BaseEntry(105),
-        ("gpt-4o-mini", frozenset({"code_interpreter"})): BaseEntry(114),
-        ("gpt-4-1106-preview", frozenset({"function"})): BaseEntry(283, includes_tool_schemas=True),
+        "gpt-4-turbo": (r"gpt-4-turbo(?:-.+)?", r"gpt-4-\d{4}-preview"),
+        "gpt-4o-mini": (r"gpt-4o-mini(?:-.+)?",),
     }
 )
+
+# Measured bases (CONTEXT §2), by family (or by exact model name, for user entries). The function
+# entry was measured on gpt-4-1106-preview with one function tool and includes that function's
+# definition: its schemas are not counted again (an approximation for other functions).
+DEFAULT_BASES: Mapping[BaseKey, BaseEntry] = MappingProxyType(
+    {
+        ("gpt-4-turbo", frozenset({"code_interpreter"})): BaseEntry(105),
+        ("gpt-4o-mini", frozenset({"code_interpreter"})): BaseEntry(114),
+        ("gpt-4-turbo", frozenset({"function"})): BaseEntry(283, includes_tool_schemas=True),
+    }
+)
+
+
+def model_family(model_name: Optional[str], families: Mapping[str, tuple[str, ...]]) -> Optional[str]:
+    """The family a model name belongs to (whole-name match of one of its patterns), if any."""
+    name = (model_name or "").lower()
+    for family, patterns in families.items():
+        if any(re.fullmatch(pattern, name) for pattern in patterns):
+            return family
+    return None
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,7 @@ class Overheads:
     """
 
     bases: Mapping[BaseKey, BaseEntry] = field(default_factory=lambda: DEFAULT_BASES)
+    families: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_FAMILIES)
     base_fallback: int = 114
     user_message: int = 4  # user message in context: text + 4 (measured)
     assistant_message_completion: int = 2  # assistant message written: text + 2 (measured)
@@ -95,15 +116,16 @@ class Overheads:
     def base(
         self, model_name: Optional[str], tools: frozenset[str]
     ) -> tuple[Optional[BaseEntry], BaseSource]:
-        """The table entry for (model, tools): exact model, then the longest table model that prefixes it."""
+        """The table entry for (model, tools): exact model, then its family, then the longest table
+        name that prefixes it (for user entries such as a dated snapshot's base name)."""
         name = (model_name or "").lower()
+        for key in (name, model_family(name, self.families)):
+            entry = self.bases.get((key, tools)) if key else None
+            if entry is not None:
+                return entry, "table"
         best: Optional[tuple[int, BaseEntry]] = None
         for (key_model, key_tools), entry in self.bases.items():
-            if key_tools != tools:
-                continue
-            if name == key_model:
-                return entry, "table"
-            if name.startswith(key_model + "-") and (best is None or len(key_model) > best[0]):
+            if key_tools == tools and name.startswith(key_model + "-") and (best is None or len(key_model) > best[0]):
                 best = (len(key_model), entry)
         return (best[1], "table") if best else (None, "fallback")
 
@@ -294,6 +316,36 @@ def estimate_run(
         tally.context += growth
         tally.partial = tally.partial or step_partial  # what was uncounted stays in later prompts
     return estimates
+
+
+def estimate_unseen_run(
+    ctx: RunContext,
+    submitted: Mapping[str, Optional[str]],
+    counter: TokenCounter | Encoder,
+    overheads: Optional[Overheads] = None,
+    *,
+    learner: Optional[BaseLearner] = None,
+    message_tokens: Optional[MessageTokens] = None,
+) -> model.Usage:
+    """A run whose steps could not be read, estimated whole from what was seen of it: one step per
+    function output submitted to it (``submitted``: call id -> output text, None when not kept), then
+    one per message it wrote (``ctx.messages``), or a single answer step when nothing was seen.
+    Always partial: the steps are a reconstruction.
+    """
+    run = ctx.run
+    steps = [model.Step(f"observed_call_{i}", run.id, run.thread_id, "tool_calls", "completed",
+                        tool_calls=[model.ToolCall(call_id, "function", "", output=output)])
+             for i, (call_id, output) in enumerate(submitted.items())]
+    written = sorted((m for m in ctx.messages.values() if m.role == "assistant"), key=lambda m: m.created_at or 0)
+    steps += [model.Step(f"observed_message_{i}", run.id, run.thread_id, "message_creation", "completed",
+                         message_id=m.id) for i, m in enumerate(written)]
+    if not written:
+        steps.append(model.Step("observed_answer", run.id, run.thread_id, "message_creation", "completed"))
+    rebuilt = RunContext(run, steps, ctx.messages, ctx.history, ctx.request, ctx.model)
+    found = estimate_run(rebuilt, counter, overheads, learner=learner, message_tokens=message_tokens)
+    total = sum_usage([e.usage for e in found])
+    total.partial = True
+    return total
 
 
 def sum_usage(usages: Sequence[model.Usage]) -> model.Usage:

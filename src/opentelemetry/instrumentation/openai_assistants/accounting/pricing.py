@@ -1,27 +1,60 @@
-"""Prices in force on a run's date: tokens from genai-prices, sessions and aliases from our data files.
+"""Prices in force on a run's or response's date: tokens from genai-prices, the rest from our data files.
 
 Token prices come from ``genai-prices`` (offline data, dated per model; its ``UpdatePrices``
-fetches from the internet and is never started here). Two gaps are filled with our own dated,
-sourced files under ``prices/``: the Code Interpreter session price (``code_interpreter.json``), and
-what each alias pointed to when (``aliases.json``), because genai-prices prices ``gpt-4o`` at what it
-points to today. User overrides (a file, a dict, or the file named by
+fetches from the internet and is never started here). Gaps are filled with our own dated,
+sourced files under ``prices/``: the Code Interpreter session price (``code_interpreter.json``),
+what each alias pointed to when (``aliases.json``, because genai-prices prices ``gpt-4o`` at what
+it points to today), and the token price modifiers of the Responses API (``token_modifiers.json``:
+service tier, background completion window, long context, regional processing, prompt-cache
+rates). User overrides (a file, a dict, or the file named by
 ``OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_PRICES``) come first; deployment names (Azure, compatible
 servers) map to model names before any lookup.
+
+Rates are resolved once per (provider, model, day, terms) into a frozen ``rates.Rates`` and cached
+(bounded, thread-safe; unpriced results too), so pricing a step or a response is Decimal
+multiplication. A usage is priced as: ordinary input (input - cached - cache writes), cached reads
+and cache writes each at their own rate, output (reasoning is part of it, never added again).
+Rates: the table (override, else genai-prices: its ``cache_read_mtok``/``cache_write_mtok``, its
+long-context tiers and, from 2026-10-12, its service-tier variants); where the table lacks a
+cached or cache-write rate, the ``prompt_cache`` rule (GPT-5.6 and later: 0.1x and 1.25x input;
+older models: input rate); long context (the whole request above the threshold) from
+genai-prices' tiers, or the ``long_context`` rule for models priced by overrides; then the served
+service tier (flex, priority/fast; default and auto are standard), the background completion
+window (2h, 8h) and regional processing, each a multiplier from the entry in force. A tier or
+window with no entry in force, an unknown model, or inconsistent usage is ``Unpriced``, never 0.
+A flex request refused with 429 has no usage and so nothing to price.
 
 genai-prices 0.2.3 figures checked against OpenAI's published price list (USD per 1M input/output
 tokens): gpt-4o-2024-05-13 5/15; gpt-4o-2024-08-06 2.50/10; gpt-4o-mini 0.15/0.60; gpt-4-turbo,
 gpt-4-1106-preview, gpt-4-0125-preview 10/30; gpt-4 30/60; gpt-3.5-turbo-0125 0.50/1.50,
 -1106 1/2, -0613 1.50/2; gpt-4.1 2/8; gpt-4.1-mini 0.40/1.60; o1 15/60; o3-mini 1.10/4.40;
-o3 10/40, then 2/8 from 2025-06-10; gpt-5 1.25/10. All agree. Cached-input discounts are not
-applied: Assistants usage reports no cached tokens.
+o3 10/40, then 2/8 from 2025-06-10; gpt-5 1.25/10. All agree. Assistants usage reports no cached
+tokens, so Assistants runs are priced at the input and output rates only.
 
 Override file format (JSON; money as strings or numbers, per 1M tokens)::
 
-    {"models": {"my-model": {"input_per_1m": "1.10", "output_per_1m": "4.40"},
+    {"models": {"my-model": {"input_per_1m": "1.10", "output_per_1m": "4.40",
+                             "cached_input_per_1m": "0.11", "cache_write_per_1m": "1.375"},
                 "gpt-4o": [{"effective_from": "2024-05-13", "input_per_1m": 5, "output_per_1m": 15},
                            {"effective_from": "2024-10-02", "input_per_1m": 2.5, "output_per_1m": 10}]},
      "code_interpreter_session": "0.03"   (or a list of {"usd_per_session", "effective_from", "provider"}),
-     "deployments": {"my-azure-deployment": "gpt-4o"}}
+     "deployments": {"my-azure-deployment": "gpt-4o"},
+     "token_modifiers": {
+         "tier_aliases": {"fast": "priority"},
+         "service_tiers": {"flex": [{"effective_from": "2025-04-16", "multiplier": "0.5"}],
+                           "priority": [{"effective_from": "2025-08-07", "multipliers": {"my-model": "2"}}]},
+         "completion_windows": {"2h": [{"effective_from": "2026-08-26", "multiplier": "0.7"}]},
+         "long_context": [{"effective_from": "2026-03-05", "models": ["gpt-5.4+"], "above_input_tokens": 272000,
+                           "input_multiplier": "2", "output_multiplier": "1.5"}],
+         "regional": [{"effective_from": "2026-03-05", "models": ["gpt-5.4+"], "multiplier": "1.1"}],
+         "prompt_cache": [{"models": ["gpt-5.6+"], "cached_input_multiplier": "0.1",
+                           "cache_write_multiplier": "1.25"}]}}
+
+``cached_input_per_1m`` and ``cache_write_per_1m`` are optional (else the ``prompt_cache`` rule).
+In ``token_modifiers`` every entry may carry ``effective_from`` (default 1970-01-01), ``source`` and
+``models`` (``gpt-5.4+``: every gpt-X.Y at or above 5.4; other patterns: that model and its dated
+snapshots; absent: all models); an override entry in force wins over the shipped ones of the same
+name. The shipped file ``prices/token_modifiers.json`` documents each entry's source.
 """
 
 from __future__ import annotations
@@ -38,29 +71,40 @@ from importlib import resources
 from typing import Any, Optional, Union
 
 from .. import model
+from .modifiers import SOONEST, STANDARD_TIERS, Entry, Modifiers
+from .rates import MILLION, MISSING, LruCache, Rates, TierRates, usd
 
 logger = logging.getLogger(__name__)
 
 ENV_PRICES = "OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_PRICES"
-MILLION = Decimal(1_000_000)
+__all__ = ["ENV_PRICES", "MILLION", "PriceBook", "SessionCost", "TokenCost", "Unpriced", "at_datetime"]
 
 # Our provider names (gen_ai.provider.name) -> genai-prices provider ids.
 GENAI_PRICES_PROVIDERS = {"openai": "openai", "azure.ai.openai": "azure"}
+LONG_CONTEXT = "long_context"
 
 
 @dataclass(frozen=True)
 class TokenCost:
-    """Cost of one usage: exact USD, the price entry's effective date (None: undated) and its source."""
+    """Cost of one usage: exact USD per part, the price entry's effective date (None: undated), its source.
+
+    ``input_usd`` is ordinary input only (input - cached - cache writes); ``modifiers`` names what
+    changed the table rates, comma-separated (``flex``, ``priority``, ``window:2h``,
+    ``long_context``, ``regional``), empty for standard rates.
+    """
 
     input_usd: Decimal
     output_usd: Decimal
     effective_from: Optional[date]
     source: str
     model: str  # the model or snapshot priced
+    cached_input_usd: Decimal = Decimal(0)
+    cache_write_usd: Decimal = Decimal(0)
+    modifiers: str = ""
 
     @property
     def total_usd(self) -> Decimal:
-        return self.input_usd + self.output_usd
+        return self.input_usd + self.cached_input_usd + self.cache_write_usd + self.output_usd
 
 
 @dataclass(frozen=True)
@@ -85,10 +129,26 @@ class _Dated:
     provider: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class _ModelPrice:
+    """An override's token price: per 1M tokens; cached and cache-write rates optional."""
+
+    effective_from: date
+    input: Decimal
+    output: Decimal
+    cached_input: Optional[Decimal]
+    cache_write: Optional[Decimal]
+    source: str
+
+
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, float):
         value = repr(value)  # the shortest text that reads back as this float: 0.03 stays "0.03"
     return Decimal(str(value))
+
+
+def _optional_decimal(value: Any) -> Optional[Decimal]:
+    return None if value is None else _decimal(value)
 
 
 def _date(value: Any) -> date:
@@ -104,6 +164,13 @@ def at_datetime(at: Union[int, float, datetime, None]) -> datetime:
     return datetime.fromtimestamp(at, tz=UTC)
 
 
+def _day_key(at: Union[int, float, datetime, None]) -> Union[int, date]:
+    """The UTC day of ``at``, cheaply: days since the epoch for API timestamps."""
+    if isinstance(at, (int, float)) and not isinstance(at, bool):
+        return int(at // 86_400)
+    return at_datetime(at).astimezone(UTC).date()
+
+
 def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) -> Optional[_Dated]:
     """The latest entry effective on ``day`` (for ``provider`` when entries name one)."""
     chosen: Optional[_Dated] = None
@@ -115,17 +182,28 @@ def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) 
     return chosen
 
 
+def _model_in_force(entries: list[_ModelPrice], day: date) -> Optional[_ModelPrice]:
+    chosen: Optional[_ModelPrice] = None
+    for entry in entries:
+        if entry.effective_from <= day and (chosen is None or entry.effective_from >= chosen.effective_from):
+            chosen = entry
+    return chosen
+
+
 def _read_json(name: str) -> Any:
     text = resources.files(__package__).joinpath("prices", name).read_text(encoding="utf-8")
     return json.loads(text)
 
 
-def _model_entries(raw: Any, source: str) -> list[_Dated]:
+def _model_entries(raw: Any, source: str) -> list[_ModelPrice]:
     items = raw if isinstance(raw, list) else [raw]
     return [
-        _Dated(
+        _ModelPrice(
             _date(item.get("effective_from", "1970-01-01")),
-            (_decimal(item["input_per_1m"]), _decimal(item["output_per_1m"])),
+            _decimal(item["input_per_1m"]),
+            _decimal(item["output_per_1m"]),
+            _optional_decimal(item.get("cached_input_per_1m")),
+            _optional_decimal(item.get("cache_write_per_1m")),
             str(item.get("source", source)),
         )
         for item in items
@@ -149,19 +227,40 @@ def _session_entries(raw: Any, source: str) -> list[_Dated]:
     return entries
 
 
+def price_usage(rates: Rates, usage: model.Usage) -> Union[TokenCost, Unpriced]:
+    """Cost of ``usage`` at resolved ``rates``: each part at its own rate, long context by input size."""
+    cached, written = usage.cached_input_tokens or 0, usage.cache_write_tokens or 0
+    ordinary = usage.input_tokens - cached - written
+    if ordinary < 0 or cached < 0 or written < 0:
+        return Unpriced("cached and cache-write tokens exceed the input tokens")
+    tier, long = rates.for_input(usage.input_tokens)
+    return TokenCost(
+        usd(tier.input, ordinary),
+        usd(tier.output, usage.output_tokens),
+        rates.effective_from,
+        rates.source,
+        rates.model,
+        usd(tier.cached_input, cached),
+        usd(tier.cache_write, written),
+        rates.note(LONG_CONTEXT) if long else rates.modifiers,
+    )
+
+
 class PriceBook:
-    """Token and session prices by model, provider and date. Thread-safe; never raises on lookups.
+    """Token and session prices by model, provider, date and terms. Thread-safe; never raises on lookups.
 
     ``overrides``: a dict in the override format, a path to such a JSON file, or None to read the
     file named by ``OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_PRICES`` (if set). A malformed override
     raises ``ValueError`` at construction: configuration errors show up at start, not as missing costs.
     ``deployments``: deployment name -> model name, merged over the overrides' ``deployments``.
+    ``cache_size``: how many resolved rates (per provider, model, day and terms) are kept.
     """
 
     def __init__(
         self,
         overrides: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
         deployments: Optional[Mapping[str, str]] = None,
+        cache_size: int = 4096,
     ) -> None:
         source = "override"
         if overrides is None and os.environ.get(ENV_PRICES):
@@ -181,7 +280,10 @@ class PriceBook:
                 if "code_interpreter_session" in data
                 else []
             )
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            self._modifiers = Modifiers(
+                _read_json("token_modifiers.json"), dict(data.get("token_modifiers", {})), source
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             raise ValueError(f"invalid price overrides ({source}): {exc}") from exc
         self._deployments = {**dict(data.get("deployments", {})), **dict(deployments or {})}
         builtin = _read_json("code_interpreter.json")
@@ -193,6 +295,7 @@ class PriceBook:
             ]
             for alias, entries in _read_json("aliases.json")["aliases"].items()
         }
+        self._rates: LruCache[Union[Rates, Unpriced]] = LruCache(cache_size)
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
@@ -217,67 +320,121 @@ class PriceBook:
         usage: model.Usage,
         at: Union[int, float, datetime, None],
         provider: str = "openai",
+        terms: Optional[model.PriceTerms] = None,
     ) -> Union[TokenCost, Unpriced]:
-        """Cost of ``usage`` of ``model_name`` at the prices in force on ``at`` (the run's ``created_at``)."""
+        """Cost of ``usage`` of ``model_name`` at the prices in force on ``at`` (``created_at``).
+
+        ``terms``: the served ``service_tier``, the request's background ``completion_window`` and
+        ``regional`` processing (Responses); None prices at standard rates (Assistants). Returns a
+        ``TokenCost`` (``input_usd`` ordinary input, ``cached_input_usd``, ``cache_write_usd``,
+        ``output_usd``, ``total_usd``, ``modifiers``, ``effective_from``, ``source``, ``model``) or
+        ``Unpriced(reason)``: unknown model, tier or window, or inconsistent usage; never 0.
+        """
         if not model_name:
             return self._unpriced("", "the run names no model")
         try:
-            return self._token_cost(model_name, usage, at_datetime(at), provider)
+            rates = self.rates(model_name, at, provider, terms)
+            if isinstance(rates, Unpriced):
+                return rates
+            return price_usage(rates, usage)
         except Exception as exc:  # a data or library failure must not become an exception in the app
             logger.debug("pricing %s failed", model_name, exc_info=True)
             return self._unpriced(model_name, f"pricing failed: {type(exc).__name__}")
 
-    def _token_cost(
-        self, model_name: str, usage: model.Usage, when: datetime, provider: str
-    ) -> Union[TokenCost, Unpriced]:
+    def rates(
+        self,
+        model_name: str,
+        at: Union[int, float, datetime, None],
+        provider: str = "openai",
+        terms: Optional[model.PriceTerms] = None,
+    ) -> Union[Rates, Unpriced]:
+        """The per-token rates of ``model_name`` on ``at``'s day under ``terms``: resolved once, then cached."""
+        tier = (terms.service_tier or "").lower() if terms else ""
+        window = (terms.completion_window or "").lower() if terms else ""
+        regional = bool(terms.regional) if terms else False
+        key = (provider, model_name, _day_key(at), tier, window, regional)
+        found = self._rates.get(key)
+        if found is None:
+            found, cacheable = self._resolve(model_name, at_datetime(at), provider, tier, window, regional)
+            if cacheable:
+                self._rates.put(key, found)
+        return found
+
+    def _resolve(
+        self, model_name: str, when: datetime, provider: str, tier: str, window: str, regional: bool
+    ) -> tuple[Union[Rates, Unpriced], bool]:
+        rates, tier_done, cacheable = self._table_rates(model_name, when, provider, tier)
+        if isinstance(rates, Unpriced):
+            return rates, cacheable
+        return self._modified(model_name, rates, when.date(), tier, tier_done, window, regional), cacheable
+
+    def _table_rates(
+        self, model_name: str, when: datetime, provider: str, tier: str
+    ) -> tuple[Union[Rates, Unpriced], bool, bool]:
+        """The table's rates (override, else genai-prices), whether they already price ``tier``, cacheable."""
         name = self.resolve_model(model_name) or model_name
         snapshot = self.snapshot(name, when)
         for candidate in dict.fromkeys((model_name.lower(), name.lower(), snapshot.lower())):
             entries = self._models.get(candidate)
             if entries:
-                entry = _in_force(entries, when.date())
+                entry = _model_in_force(entries, when.date())
                 if entry is None:
-                    return self._unpriced(model_name, f"override for {candidate} not yet in force")
-                return TokenCost(
-                    Decimal(usage.input_tokens) * entry.values[0] / MILLION,
-                    Decimal(usage.output_tokens) * entry.values[1] / MILLION,
-                    entry.effective_from,
-                    entry.source,
-                    candidate,
-                )
-        return self._genai_prices(model_name, snapshot, usage, when, provider)
+                    return self._unpriced(model_name, f"override for {candidate} not yet in force"), False, True
+                rates = self._filled(self._override_rates(entry, candidate), when.date())
+                rule = self._modifiers.long_context(candidate, when.date())
+                return (_with_long_context(rates, rule) if rule is not None else rates), False, True
+        return self._genai_rates(model_name, snapshot, when, provider, tier)
 
-    def _genai_prices(
-        self, model_name: str, snapshot: str, usage: model.Usage, when: datetime, provider: str
-    ) -> Union[TokenCost, Unpriced]:
-        import genai_prices
+    @staticmethod
+    def _override_rates(entry: _ModelPrice, candidate: str) -> Rates:
+        cached = entry.cached_input if entry.cached_input is not None else MISSING
+        written = entry.cache_write if entry.cache_write is not None else MISSING
+        base = TierRates(entry.input, cached, written, entry.output)
+        return Rates(base, entry.effective_from, entry.source, candidate)
+
+    def _genai_rates(
+        self, model_name: str, snapshot: str, when: datetime, provider: str, tier: str
+    ) -> tuple[Union[Rates, Unpriced], bool, bool]:
+        from . import genai_rates
 
         provider_id = GENAI_PRICES_PROVIDERS.get(provider, provider)
-        try:
-            calc = genai_prices.calc_price(
-                genai_prices.Usage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens),
-                model_ref=snapshot,
-                provider_id=provider_id,
-                genai_request_timestamp=when,
-            )
-        except LookupError:
-            return self._unpriced(model_name, f"no price for model {snapshot!r} ({provider})")
-        effective = None
-        prices = calc.model.prices
-        if isinstance(prices, list):  # dated prices: the last one active on the run's date applies
-            for conditional in reversed(prices):
-                constraint = conditional.constraint
-                if constraint is None or constraint.active(when):
-                    effective = getattr(constraint, "start_date", None)
-                    break
-        version = getattr(genai_prices, "__version__", "?")
-        return TokenCost(
-            Decimal(calc.input_price),
-            Decimal(calc.output_price),
-            effective,
-            f"genai-prices {version} ({calc.provider.id}/{calc.model.id})",
-            snapshot,
-        )
+        found = genai_rates.lookup(snapshot, provider_id, when, tier if tier not in STANDARD_TIERS else "")
+        if found is None:
+            return self._unpriced(model_name, f"no price for model {snapshot!r} ({provider})"), False, True
+        rates, tier_done, cacheable = found
+        if rates.base.input < 0 or rates.base.output < 0:
+            return self._unpriced(model_name, f"no token rates for model {snapshot!r} ({provider})"), False, True
+        return self._filled(rates, when.date()), tier_done, cacheable
+
+    def _filled(self, rates: Rates, day: date) -> Rates:
+        """Cached and cache-write rates the table lacks: the prompt-cache rule's multiples of input, else input."""
+        return _fill_cache_rates(rates, self._modifiers.prompt_cache(rates.model, day))
+
+    def _modified(
+        self, model_name: str, rates: Rates, day: date, tier: str, tier_done: bool, window: str, regional: bool
+    ) -> Union[Rates, Unpriced]:
+        """``rates`` with the tier, window and regional modifiers of ``day``."""
+        mods, subject = self._modifiers, rates.model
+        if mods.canonical_tier(tier) not in STANDARD_TIERS:
+            if tier_done:
+                rates = rates.labeled(tier)
+            else:
+                entry = mods.tier(tier, day)
+                factor = entry.multiplier(subject) if entry is not None else None
+                if factor is None:
+                    return self._unpriced(f"{model_name}:{tier}", f"no {tier!r} tier price for {subject} on {day}")
+                rates = rates.scaled(factor, tier)
+        if window not in SOONEST:
+            entry = mods.window(window, day)
+            factor = entry.multiplier(subject) if entry is not None else None
+            if factor is None:
+                return self._unpriced(f"window:{window}", f"no price for completion window {window!r} on {day}")
+            rates = rates.scaled(factor, f"window:{window}")
+        if regional and (entry := mods.regional(subject, day)) is not None:
+            factor = entry.multiplier(subject)
+            if factor is not None:
+                rates = rates.scaled(factor, "regional")
+        return rates
 
     def session_cost(
         self, provider: str = "openai", at: Union[int, float, datetime, None] = None
@@ -297,3 +454,32 @@ class PriceBook:
         if first:
             logger.warning("openai-assistants: %s; its cost is left out, not counted as 0", reason)
         return Unpriced(reason)
+
+
+def _fill_cache_rates(rates: Rates, rule: Optional[Entry]) -> Rates:
+    """Cached/cache-write rates the table lacks: the rule's multiples of input, else the input rate."""
+    base = rates.base
+    if base.cached_input >= 0 and base.cache_write >= 0:
+        return rates
+    values: Mapping[str, Decimal] = rule.values if rule is not None else {}
+    cached_factor = values.get("cached_input_multiplier", Decimal(1))
+    write_factor = values.get("cache_write_multiplier", Decimal(1))
+
+    def fill(t: TierRates) -> TierRates:
+        cached = t.cached_input if t.cached_input >= 0 else t.input * cached_factor
+        written = t.cache_write if t.cache_write >= 0 else t.input * write_factor
+        return TierRates(t.input, cached, written, t.output)
+
+    long = fill(rates.long_context) if rates.long_context is not None else None
+    return Rates(
+        fill(base), rates.effective_from, rates.source, rates.model, long, rates.above_input_tokens, rates.modifiers
+    )
+
+
+def _with_long_context(rates: Rates, rule: Entry) -> Rates:
+    """Long-context rates by our rule, for models priced by overrides (genai-prices has its own tiers)."""
+    values, above = rule.values, rule.above_input_tokens
+    if above is None:
+        return rates
+    long = rates.base.scaled(values.get("input_multiplier", Decimal(1)), values.get("output_multiplier", Decimal(1)))
+    return Rates(rates.base, rates.effective_from, rates.source, rates.model, long, above, rates.modifiers)

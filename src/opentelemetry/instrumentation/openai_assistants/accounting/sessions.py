@@ -9,24 +9,37 @@ timestamp falls before the opening call of a later session, close enough that it
 that session itself, is flagged ``late`` and not billed (the later call already carried the
 charge). A call outside every known session opens its own, even when it arrives late.
 
+Calls in the same API second are ordered by call id, so the ordering (and with it which call opens
+a session) is the same in every process; claim a run's calls in that order (``claim_order``). A call
+that arrives after another call of the same second with a larger id opened the session is ``late``:
+the charge stays where it went, once.
+
 Claims are idempotent per call id: observing the same call twice (a retry, two workers, a replay)
 gives the same decision. :class:`MemorySessionStore` serves one process; :class:`RedisSessionStore`
-shares decisions between processes with one atomic Lua script per claim.
+shares decisions between processes with one atomic Lua script per claim. Both also hold the
+idempotent money claims of hosted-tool containers (``container_claims``), keyed by container id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
+
+from .container_claims import MemoryContainerClaims, RedisContainerClaims
 
 DEFAULT_WINDOW_S = 3600
+DEFAULT_LATENESS_S = 3600  # how long after a session's window a call of it may still be claimed
+DEFAULT_MAX_THREADS = 100_000
 MAX_SESSIONS_PER_THREAD = 32  # older sessions are forgotten: calls that late are judged without them
 MAX_CALLS_PER_THREAD = 4096
 
+Session = list[Any]  # [start ts, last call ts, opening call id]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class SessionDecision:
     opened: bool  # this call opened the session: it carries the session's charge
     late: bool  # arrived after a decision it would have changed: not billed
@@ -37,78 +50,150 @@ class SessionStore(Protocol):
     def claim(self, thread_id: str, call_id: str, call_ts: int) -> SessionDecision: ...
 
 
+def claim_order(call_ts: int, call_id: str) -> tuple[int, str]:
+    """The order of calls on a thread: API time, then call id within the same second."""
+    return call_ts, call_id
+
+
+def _opening(session: Session) -> tuple[int, str]:
+    return session[0], session[2] if len(session) > 2 else ""
+
+
 def decide(
-    sessions: list[list[int]], call_ts: int, window_s: int, idle_s: Optional[int]
-) -> tuple[SessionDecision, list[list[int]]]:
-    """The decision for a new call and the thread's updated sessions ([start, last call] by start).
+    sessions: list[Session], call_ts: int, window_s: int, idle_s: Optional[int], call_id: str = ""
+) -> tuple[SessionDecision, list[Session]]:
+    """The decision for a new call and the thread's updated sessions ([start, last call, opener] by start).
 
     The reference for the Redis script, which implements the same steps.
     """
+    key = claim_order(call_ts, call_id)
     for session in sessions:
-        start, last = session
-        if start <= call_ts < start + window_s and (idle_s is None or call_ts <= last + idle_s):
+        start, last = session[0], session[1]
+        if _opening(session) <= key and call_ts < start + window_s and (idle_s is None or call_ts <= last + idle_s):
             session[1] = max(last, call_ts)
             return SessionDecision(False, False, start), sessions
-    for start, _ in sessions:
-        if call_ts < start < call_ts + window_s:
-            # It would have opened a session covering ``start``'s call: that call was charged.
-            return SessionDecision(False, True, start), sessions
-    sessions = sorted([*sessions, [call_ts, call_ts]])[-MAX_SESSIONS_PER_THREAD:]
+    for session in sessions:
+        if key < _opening(session) and session[0] < call_ts + window_s:
+            # It would have opened a session covering that session's opening call, which was charged.
+            return SessionDecision(False, True, session[0]), sessions
+    sessions = sorted([*sessions, [call_ts, call_ts, call_id]], key=_opening)[-MAX_SESSIONS_PER_THREAD:]
     return SessionDecision(True, False, call_ts), sessions
 
 
 class _ThreadSessions:
+    __slots__ = ("calls", "keep_until", "sessions")
+
     def __init__(self) -> None:
-        self.sessions: list[list[int]] = []
-        self.calls: OrderedDict[str, SessionDecision] = OrderedDict()
+        self.sessions: list[Session] = []
+        self.calls: dict[str, SessionDecision] = {}  # insertion-ordered: the oldest first
+        self.keep_until = 0  # API time after which no call of this thread's sessions is expected
 
 
-class MemorySessionStore:
-    """In-process store: at most ``max_threads`` threads (LRU), thread-safe."""
+class MemorySessionStore(MemoryContainerClaims):
+    """In-process store, thread-safe, kept by time and bounded in size.
+
+    A thread's decisions are kept until ``lateness_s`` past the end of its last session's window, by
+    the store's clock: the newest API timestamp it was asked about (so replays of old runs work).
+    Memory is bounded by ``max_threads``: past it the least recently claimed thread is dropped, and
+    if its session could still get calls that is a *live eviction* (counted in ``live_evictions``,
+    reported to ``on_live_eviction``): a later call of it may be billed a second session.
+    """
 
     def __init__(
-        self, window_s: int = DEFAULT_WINDOW_S, idle_s: Optional[int] = None, *, max_threads: int = 10_000
+        self,
+        window_s: int = DEFAULT_WINDOW_S,
+        idle_s: Optional[int] = None,
+        *,
+        lateness_s: int = DEFAULT_LATENESS_S,
+        max_threads: int = DEFAULT_MAX_THREADS,
+        on_live_eviction: Optional[Callable[[], None]] = None,
     ) -> None:
         self.window_s = window_s
         self.idle_s = idle_s
-        self._max = max_threads
+        self.lateness_s = lateness_s
+        self._max = max(1, max_threads)
+        self._on_live_eviction = on_live_eviction
+        self.live_evictions = 0
+        self._now = 0
         self._lock = threading.Lock()
-        self._threads: OrderedDict[str, _ThreadSessions] = OrderedDict()
+        self._threads: OrderedDict[str, _ThreadSessions] = OrderedDict()  # least recently claimed first
+
+    @property
+    def threads(self) -> int:
+        """Threads whose decisions are kept (no ``__len__``: an empty store must stay truthy)."""
+        return len(self._threads)
 
     def claim(self, thread_id: str, call_id: str, call_ts: int) -> SessionDecision:
+        ts = int(call_ts)
         with self._lock:
+            self._now = max(self._now, ts)
             state = self._threads.get(thread_id)
             if state is None:
                 state = self._threads[thread_id] = _ThreadSessions()
-            self._threads.move_to_end(thread_id)
-            while len(self._threads) > self._max:
-                self._threads.popitem(last=False)
-            known = state.calls.get(call_id)
-            if known is not None:
-                return known
-            decision, state.sessions = decide(state.sessions, int(call_ts), self.window_s, self.idle_s)
-            state.calls[call_id] = decision
-            while len(state.calls) > MAX_CALLS_PER_THREAD:
-                state.calls.popitem(last=False)
-            return decision
+            else:
+                self._threads.move_to_end(thread_id)
+            decision = state.calls.get(call_id)
+            if decision is None:
+                decision, state.sessions = decide(state.sessions, ts, self.window_s, self.idle_s, call_id)
+                state.calls[call_id] = decision
+                if len(state.calls) > MAX_CALLS_PER_THREAD:
+                    del state.calls[next(iter(state.calls))]
+                state.keep_until = max(s[0] for s in state.sessions) + self.window_s + self.lateness_s
+            live = self._expire()
+        for _ in range(live):
+            self._count_live_eviction()
+        return decision
+
+    def _expire(self) -> int:
+        """Drop threads past their time (from the oldest claimed, amortised O(1)), then past the
+        size bound; return how many of the latter still had a live session."""
+        threads = self._threads
+        while threads and next(iter(threads.values())).keep_until <= self._now:
+            threads.popitem(last=False)
+        live = 0
+        while len(threads) > self._max:
+            _, dropped = threads.popitem(last=False)
+            live += dropped.keep_until > self._now
+        return live
+
+    def _count_live_eviction(self) -> None:
+        self.live_evictions += 1
+        if self._on_live_eviction is not None:
+            with contextlib.suppress(Exception):  # a metric failure must not fail a claim
+                self._on_live_eviction()
 
 
-# KEYS[1]: the thread's sessions (JSON list of [start, last]); KEYS[2]: hash call id -> decision.
-# ARGV: call id, call ts, window, idle (-1: none), ttl, max sessions. Returns "opened|late|start".
+# KEYS[1]: the thread's sessions (JSON list of [start, last, opener id]); KEYS[2]: hash call id ->
+# decision. ARGV: call id, call ts, window, idle (-1: none), ttl, max sessions. Returns "opened|late|start".
+# Ids compare byte by byte (Lua's < on strings follows the server's locale; Python's follows code points).
 _CLAIM_SCRIPT = """
 local known = redis.call('HGET', KEYS[2], ARGV[1])
 if known then return known end
+local id = ARGV[1]
 local ts = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local idle = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
 local max_sessions = tonumber(ARGV[6])
+local function bytes_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function before(a_ts, a_id, b_ts, b_id)
+  if a_ts ~= b_ts then return a_ts < b_ts end
+  return bytes_less(a_id, b_id)
+end
+local function opener(s) return s[3] or '' end
 local raw = redis.call('GET', KEYS[1])
 local sessions = {}
 if raw then sessions = cjson.decode(raw) end
 local result = nil
 for _, s in ipairs(sessions) do
-  if s[1] <= ts and ts < s[1] + window and (idle < 0 or ts <= s[2] + idle) then
+  if not before(ts, id, s[1], opener(s)) and ts < s[1] + window and (idle < 0 or ts <= s[2] + idle) then
     if ts > s[2] then s[2] = ts end
     result = '0|0|' .. string.format('%d', s[1])
     break
@@ -116,15 +201,15 @@ for _, s in ipairs(sessions) do
 end
 if not result then
   for _, s in ipairs(sessions) do
-    if ts < s[1] and s[1] < ts + window then
+    if before(ts, id, s[1], opener(s)) and s[1] < ts + window then
       result = '0|1|' .. string.format('%d', s[1])
       break
     end
   end
 end
 if not result then
-  table.insert(sessions, {ts, ts})
-  table.sort(sessions, function(a, b) return a[1] < b[1] end)
+  table.insert(sessions, {ts, ts, id})
+  table.sort(sessions, function(a, b) return before(a[1], opener(a), b[1], opener(b)) end)
   while #sessions > max_sessions do table.remove(sessions, 1) end
   result = '1|0|' .. string.format('%d', ts)
 end
@@ -135,11 +220,13 @@ return result
 """
 
 
-class RedisSessionStore:
+class RedisSessionStore(RedisContainerClaims):
     """Decisions shared by processes through Redis: one atomic script per claim, keyed per thread.
 
     Key expiry (``ttl_s``, default one day and at least two windows) only collects garbage; it
-    bounds how late a call can arrive and still be recognised. ``redis`` is imported lazily: it is
+    bounds how late a call can arrive and still be recognised. A client built here from a URL has
+    socket timeouts (``connect_timeout_s``, ``timeout_s``): a hung Redis fails a claim (the call is
+    left unpriced with a reason) instead of stalling the background workers. ``redis`` is imported lazily: it is
     an optional dependency (``pip install redis``).
     """
 
@@ -152,11 +239,14 @@ class RedisSessionStore:
         window_s: int = DEFAULT_WINDOW_S,
         idle_s: Optional[int] = None,
         ttl_s: Optional[int] = None,
+        connect_timeout_s: float = 1.0,
+        timeout_s: float = 0.5,
     ) -> None:
         if client is None or isinstance(client, str):
             import redis
 
-            client = redis.Redis.from_url(url or client or "redis://127.0.0.1:6379/0")
+            client = redis.Redis.from_url(url or client or "redis://127.0.0.1:6379/0",
+                                          socket_connect_timeout=connect_timeout_s, socket_timeout=timeout_s)
         self._client = client
         self.prefix = prefix
         self.window_s = window_s

@@ -4,8 +4,13 @@ hands its records to telemetry."""
 
 from __future__ import annotations
 
+from typing import Optional
+
+from ..accounting.pricing import PriceBook
 from ..background import Background
 from ..config import Settings
+from ..frontends import Call
+from ..model import Assistant
 from ..telemetry import Telemetry
 from .accountant import Accountant
 from .fetch import Fetcher
@@ -19,14 +24,17 @@ __all__ = ["AssistantsFrontEnd"]
 class AssistantsFrontEnd:
     """Wires the parts; the tracker is what the hooks talk to."""
 
-    def __init__(self, settings: Settings, telemetry: Telemetry, background: Background) -> None:
-        accountant = Accountant(settings)
+    def __init__(self, settings: Settings, telemetry: Telemetry, background: Background,
+                 prices: Optional[PriceBook] = None) -> None:
+        accountant = Accountant(settings, prices,
+                                on_session_eviction=lambda: telemetry.instruments.session_evictions.add(1))
         reporter = RunReporter(settings)
         self.fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
-        self.tracker = RunTracker(
-            settings, finish=lambda state: finisher(state),
-            on_assistant_call=lambda call, assistant, error: telemetry.invocation_ended(
-                reporter.assistant_created(call, assistant, error), None),
-            on_message=accountant.remember)
+
+        def assistant_call(call: Call, assistant: Optional[Assistant], error: Optional[BaseException]) -> None:
+            telemetry.invocation_ended(reporter.assistant_created(call, assistant, error), None)
+
+        self.tracker = RunTracker(settings, finish=lambda state: finisher(state), on_assistant_call=assistant_call,
+                                  on_message=accountant.remember)
         finisher = RunFinisher(settings, background, self.fetcher, telemetry, self.tracker.assistants, accountant)
         self.tracker.on_track = background.ensure_ticking

@@ -1,22 +1,32 @@
-"""What happens to a run once it has ended: enrich it off the caller's path, account for it, emit it."""
+"""What happens to a run once it has ended: enrich it off the caller's path, account for it, emit it.
+
+Enrichment refines a run's figures; it never decides whether its money counts. A run the background
+queue has no room for is still accounted, from what is in memory (its reported usage), on a cheap
+path with no reads; a run about to end unseen is read once so it ends with what the API says.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Protocol
 
 from ..background import Background
 from ..config import Settings
+from ..forking import in_child_after_fork, renew_locks
 from ..telemetry import Telemetry
 from .fetch import Fetcher
 from .report import RunReporter
 from .state import RunState
-from .tracker import BoundedDict
+from .tracker import BoundedDict, ended_at
 
 logger = logging.getLogger(__name__)
 
-Accountant = Callable[[RunState, Fetcher, float], Any]  # (state, fetcher, deadline) -> account or None
+
+
+class Accountant(Protocol):
+    def __call__(self, state: RunState, fetcher: Optional[Fetcher], deadline: float, cheap: bool = False) -> Any:
+        """The run's account or None; ``cheap``: reported figures only, no reads, no tokenizer."""
 
 
 class RunFinisher:
@@ -28,29 +38,46 @@ class RunFinisher:
         self._telemetry = telemetry
         self._assistants = assistants
         self._accountant = accountant
+        in_child_after_fork(fetcher, renew_locks)
         self._report = RunReporter(settings)
 
     def __call__(self, state: RunState) -> None:
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("run", "dropped")
-            self._emit(state, None)
+            state.accounted = "queue_full"
+            self._emit(state, self._cheap_account(state))
+
+    def _cheap_account(self, state: RunState) -> Any:
+        if self._accountant is None:
+            return None
+        try:
+            return self._accountant(state, None, 0.0, cheap=True)
+        except Exception:
+            logger.debug("openai-assistants: accounting run %s failed", state.run.id, exc_info=True)
+            return None
 
     def _complete(self, state: RunState) -> None:
         deadline = time.monotonic() + self._settings.enrichment_timeout_s
         account = None
         try:
+            if state.end_reason == "unobserved":
+                self._read_unobserved(state)
             self._enrich(state, deadline)
+        except Exception:  # enrichment refines figures; its failure must not lose them
+            logger.debug("openai-assistants: enriching run %s failed", state.run.id, exc_info=True)
+        try:
             if self._accountant is not None:
                 account = self._accountant(state, self._fetcher, deadline)
         except Exception:
-            logger.debug("openai-assistants: enriching run %s failed", state.run.id, exc_info=True)
+            logger.debug("openai-assistants: accounting run %s failed", state.run.id, exc_info=True)
+            account = self._cheap_account(state)
         self._emit(state, account)
 
     def _enrich(self, state: RunState, deadline: float) -> None:
         run = state.run
         if not run.id or state.end_reason == "request_failed":
             return
-        if self._settings.fetch_steps and not state.streamed_steps and time.monotonic() < deadline:
+        if self._settings.fetch_steps and not state.steps_complete() and time.monotonic() < deadline:
             for step in self._fetcher.steps(state.client, run.thread_id, run.id) or ():
                 state.step(step)
         if self._needs_messages(state) and time.monotonic() < deadline:
@@ -65,8 +92,24 @@ class RunFinisher:
                     self._assistants.put(assistant.id, assistant)
             state.assistant_name = assistant.name if assistant else None
 
+    def _read_unobserved(self, state: RunState) -> None:
+        """A run never seen to finish here (maybe polled to its end by another process): read it once
+        and, when the API says it ended, end it as observed at the API's end time."""
+        run = self._fetcher.run(state.client, state.run.thread_id, state.run.id)
+        if run is None:
+            return
+        state.run = run
+        if run.terminal:
+            state.end_reason = "observed"
+            end_s = ended_at(run)
+            if end_s:
+                state.ended_ns = max(state.started_ns, int(end_s * 1e9))
+
     def _needs_messages(self, state: RunState) -> bool:
-        """The run's messages are read only when content is captured or their tokens must be estimated."""
+        """The run's messages are read only when content is captured or their tokens must be estimated
+        (also a finished run with neither steps nor reported usage: its answer is estimated)."""
+        if not state.steps:
+            return state.run.usage is None and state.run.terminal
         wanted = [s.step.message_id for s in state.steps.values() if s.step.message_id]
         if not any(m not in state.messages for m in wanted):
             return False

@@ -11,9 +11,9 @@ from opentelemetry.trace import SpanKind
 from .. import semconv as sc
 from ..config import Settings
 from ..content import Content
-from ..fields import provider_of
+from ..fields import project_of, provider_of, server_of
 from ..frontends import Call
-from ..invocation import Attrs, Invocation, SpanRecord
+from ..invocation import Attrs, Invocation, SpanRecord, server_labels
 from ..model import ERROR_RUN_STATUSES, Assistant, ToolCall
 from .state import RunState, StepState
 from .timing import Window, run_window, step_window, tool_window
@@ -21,6 +21,9 @@ from .timing import Window, run_window, step_window, tool_window
 _FAILED_STEPS = frozenset({"failed", "expired", "cancelled"})
 _TOOL_TYPES = {"function": sc.TOOL_TYPE_FUNCTION, "code_interpreter": sc.TOOL_TYPE_EXTENSION,
                "file_search": sc.TOOL_TYPE_DATASTORE}
+
+
+_TIMED_ENDINGS = frozenset({"observed", "request_failed"})  # ends whose time was seen, not guessed
 
 
 def tool_type(call: ToolCall) -> str:
@@ -48,7 +51,8 @@ class RunReporter:
                         sc.GEN_AI_AGENT_ID: assistant.id if assistant else None}
         record = SpanRecord(sc.OP_CREATE_AGENT, name(sc.OP_CREATE_AGENT, agent), SpanKind.CLIENT, call.started_ns,
                             ended_ns, attrs, error=type(error).__qualname__ if error is not None else None)
-        return Invocation(sc.API_ASSISTANTS, provider, model, agent, call.context, record)
+        return Invocation(sc.API_ASSISTANTS, provider, model, agent, call.context, record,
+                          server=server_labels(*server_of(call.client)))
 
     # --- runs -------------------------------------------------------------------------------------
 
@@ -61,10 +65,12 @@ class RunReporter:
             SpanKind.CLIENT, window.start, window.end, {**base, **self._run_attrs(state)}, error=error,
             status_message=state.run.error_message or error,
             children=[self._step(state, step, window, base) for step in state.ordered_steps()],
+            timed=state.end_reason in _TIMED_ENDINGS,
         )
         status = state.run.status if state.end_reason == "observed" else state.end_reason
         return Invocation(sc.API_ASSISTANTS, state.provider, state.run.model, state.assistant_name, state.parent,
-                          root, status=status, metadata=self._metadata(state))
+                          root, status=status, metadata=self._metadata(state), project=project_of(state.client),
+                          server=server_labels(state.server_address, state.server_port))
 
     def _base(self, state: RunState) -> Attrs:
         run = state.run
@@ -97,6 +103,7 @@ class RunReporter:
             sc.RUN_ERROR_MESSAGE: run.error_message,
             sc.RUN_INCOMPLETE_REASON: run.incomplete_reason,
             sc.ROLLUP_STEPS: len(state.steps),
+            sc.RUN_ACCOUNTED: state.accounted,
             **self.content.invocation((run.instructions, state.request.additional_instructions), outputs),
         }
 

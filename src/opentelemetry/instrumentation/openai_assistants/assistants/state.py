@@ -52,11 +52,18 @@ class RunState:
     awaiting_ns: dict[str, int] = field(default_factory=dict)  # function call id -> requires_action seen
     submitted_ns: dict[str, int] = field(default_factory=dict)  # function call id -> outputs submitted
     submitted_outputs: dict[str, str] = field(default_factory=dict)
+    ended_in_stream: bool = False  # the run's end arrived as a stream event
+    accounted: Optional[str] = None  # "queue_full": accounted on the caller's path without background reads
 
-    @property
-    def streamed_steps(self) -> bool:
-        """A step ended in a stream: the stream delivered the steps, no need to list them."""
-        return any(s.stream_ended_ns is not None for s in self.steps.values())
+    def steps_complete(self) -> bool:
+        """The steps seen account for the whole run, however they were observed: their reported usage
+        adds up to the run's; without reported usage, the run ended in a stream that ended every step."""
+        usage = self.run.usage
+        if usage is not None:
+            seen = [s.step.usage for s in self.steps.values() if s.step.usage is not None]
+            return (sum(u.input_tokens for u in seen) == usage.input_tokens
+                    and sum(u.output_tokens for u in seen) == usage.output_tokens)
+        return self.ended_in_stream and all(s.stream_ended_ns is not None for s in self.steps.values())
 
     def step(self, step: Step) -> StepState:
         state = self.steps.get(step.id)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from ..config import Settings
+from ..forking import in_child_after_fork
 from ..frontends import Call
 from ..model import Assistant, Message, Run, RunRequest, Step
 from . import observe
@@ -30,17 +31,24 @@ _STEADY = frozenset({"queued", "in_progress"})  # statuses in which a poll rarel
 
 
 class BoundedDict(OrderedDict):  # type: ignore[type-arg]
-    """An LRU mapping that forgets its oldest entries past ``limit``."""
+    """An LRU mapping that forgets its oldest entries past ``limit``; ``put`` is safe across threads
+    (the caller's threads and the background workers write to the same maps)."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
+        self._lock = threading.Lock()
 
     def put(self, key: Any, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+        with self._lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > self.limit:
+                self.popitem(last=False)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            return super().get(key, default)
 
 
 class RunTracker:
@@ -60,11 +68,22 @@ class RunTracker:
         self._on_message = on_message
         self._lock = threading.Lock()
         self._runs: OrderedDict[str, RunState] = OrderedDict()
-        self._ended: BoundedDict = BoundedDict(1000)  # only with trace_observed_runs: runs not to trace again
+        # Only with trace_observed_runs: runs not to trace again (id -> API end time), and the latest end
+        # time of those forgotten since: a run first seen finished that ended by then is not traced.
+        self._ended: BoundedDict = BoundedDict(max(1, settings.max_tracked_runs))
+        self._forgotten_until = 0
         self.assistants: BoundedDict = BoundedDict(1000)
         self.thread_metadata: BoundedDict = BoundedDict(1000)  # allow-listed keys only, until a run starts
         self._evicted: list[RunState] = []
         self.on_track: Callable[[], None] = lambda: None  # starts the sweep that ends unobserved runs
+        in_child_after_fork(self, RunTracker._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts empty: the parent's runs are the parent's to emit, and its lock may
+        have been held by a thread that does not exist here."""
+        self._lock = threading.Lock()
+        self._runs = OrderedDict()
+        self._evicted = []
 
     # --- frontends.FrontEnd ------------------------------------------------------------------------
 
@@ -158,7 +177,7 @@ class RunTracker:
         with self._lock:
             state = self._runs.get(run.id)
             if state is None:
-                if run.id in self._ended or not (created or self.settings.trace_observed_runs):
+                if not created and (not self.settings.trace_observed_runs or self._ended_before(run)):
                     return
                 state = self._track(call, run)
             state.run = run
@@ -168,7 +187,8 @@ class RunTracker:
             finished = run.terminal and state.ended_ns is None
             if finished:
                 state.ended_ns = now
-                self._untrack(run.id)
+                state.ended_in_stream = at_ns is not None
+                self._untrack(run)
         self._finish_evicted()
         if finished:
             self._finish(state)
@@ -225,26 +245,44 @@ class RunTracker:
         self.on_track()
         while len(self._runs) > self.settings.max_tracked_runs:
             _, oldest = self._runs.popitem(last=False)
-            self._forget(oldest.run.id)
+            self._forget(oldest.run)
             oldest.end_reason, oldest.ended_ns = "evicted", time.time_ns()
             self._evicted.append(oldest)
         return state
 
-    def _untrack(self, run_id: str) -> None:
-        self._runs.pop(run_id, None)
-        self._forget(run_id)
+    def _untrack(self, run: Run) -> None:
+        self._runs.pop(run.id, None)
+        self._forget(run)
 
-    def _forget(self, run_id: str) -> None:
+    def _forget(self, run: Run) -> None:
         """Remember an ended run only where a later observation could trace it again."""
-        if self.settings.trace_observed_runs:
-            self._ended.put(run_id, True)
+        if not self.settings.trace_observed_runs:
+            return
+        ended = self._ended
+        ended[run.id] = ended_at(run) or 0
+        ended.move_to_end(run.id)
+        while len(ended) > ended.limit:
+            _, end_s = ended.popitem(last=False)
+            self._forgotten_until = max(self._forgotten_until, end_s)
+
+    def _ended_before(self, run: Run) -> bool:
+        """Already traced here: remembered, or finished no later than a run since forgotten (whole
+        seconds: a run ending in the same second as one forgotten is not traced, never twice)."""
+        if run.id in self._ended:
+            return True
+        end_s = ended_at(run) if run.terminal else None
+        return end_s is not None and end_s <= self._forgotten_until
 
     def _allowed(self, metadata: dict[str, str]) -> dict[str, str]:
         return {k: metadata[k] for k in self.settings.metadata_keys if k in metadata}
 
     def _finish_evicted(self) -> None:
-        while self._evicted:
-            self._finish(self._evicted.pop())
+        if not self._evicted:
+            return
+        with self._lock:  # taken whole: two callers never race for the same last entry
+            evicted, self._evicted = self._evicted, []
+        for state in evicted:
+            self._finish(state)
 
     def _outputs_submitted(self, run_id: str, call: Call) -> None:
         with self._lock:
@@ -255,7 +293,8 @@ class RunTracker:
                 call_id = observe.text(observe.get(output, "tool_call_id"))
                 if call_id:
                     state.submitted_ns.setdefault(call_id, call.started_ns)
-                    state.submitted_outputs[call_id] = observe.text(observe.get(output, "output")) or ""
+                    if self.settings.capture_content:  # tool outputs are content: kept only when captured
+                        state.submitted_outputs[call_id] = observe.text(observe.get(output, "output")) or ""
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A run creation the API refused still gets its (failed) invoke_agent span."""
@@ -276,7 +315,7 @@ class RunTracker:
             for run_id, state in list(self._runs.items()):
                 if now_s >= state.deadline(self.settings.expiry_grace_s, self.settings.unobserved_run_timeout_s):
                     self._runs.pop(run_id)
-                    self._forget(run_id)
+                    self._forget(state.run)
                     expired.append(state)
         for state in expired:
             state.end_reason = "unobserved"
@@ -289,7 +328,7 @@ class RunTracker:
         with self._lock:
             states = list(self._runs.values())
             for state in states:
-                self._forget(state.run.id)
+                self._forget(state.run)
             self._runs.clear()
         for state in states:
             state.end_reason = reason
@@ -299,3 +338,10 @@ class RunTracker:
     def live_runs(self) -> int:
         with self._lock:
             return len(self._runs)
+
+
+def ended_at(run: Run) -> Optional[int]:
+    """The API's end time of a finished run (whole seconds), if it gave one."""
+    expired_at = run.expires_at if run.status == "expired" else None
+    return run.completed_at or run.failed_at or run.cancelled_at or expired_at
+

@@ -1,0 +1,95 @@
+"""Idempotent money claims per container: a container is never billed twice.
+
+Each observation of a container computes what it owes in total so far (a monotone figure, see
+``containers.bill_at``) and claims it: the store keeps the amount already billed per container
+id, and a claim bills only the difference above it. Two calls, two workers or a late retrieve
+that see the same container claim the same or a smaller total and bill nothing more; a later,
+longer life bills the increment. The final settlement is reported once (``settled_now``).
+
+The session stores of ``sessions.py`` mix these in, so one store (memory, or Redis shared by
+processes) holds both the Assistants session decisions and the container claims. Amounts are
+kept as exact decimal text; Redis claims are optimistic transactions (WATCH/MULTI), retried on
+conflict.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+ZERO = Decimal(0)
+MAX_CONTAINERS = 100_000  # memory store: oldest claims forgotten beyond this (a claim that late may bill again)
+
+
+@dataclass(frozen=True)
+class ContainerClaim:
+    usd: Decimal  # billed by this claim: what the container owes above what was billed before
+    previous_usd: Decimal  # billed before this claim, by any caller
+    settled_now: bool  # this claim is the container's final settlement (reported once)
+
+    @property
+    def total_usd(self) -> Decimal:
+        return self.previous_usd + self.usd
+
+
+class ContainerClaimStore(Protocol):
+    def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim: ...
+
+
+def settle(billed: Decimal, settled: bool, total_usd: Decimal, final: bool) -> ContainerClaim:
+    """The claim's outcome given what was billed before: the reference for both stores."""
+    return ContainerClaim(max(ZERO, total_usd - billed), billed, final and not settled)
+
+
+class _MemoryClaims:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.billed: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
+
+
+class MemoryContainerClaims:
+    """Container claims of one process (mixed into ``MemorySessionStore``). Thread-safe."""
+
+    def _container_claims(self) -> _MemoryClaims:
+        state = self.__dict__.get("_container_claim_state")
+        if state is None:  # dict.setdefault is atomic: one state even when threads race here
+            state = self.__dict__.setdefault("_container_claim_state", _MemoryClaims())
+        return state  # type: ignore[no-any-return]
+
+    def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim:
+        state = self._container_claims()
+        with state.lock:
+            billed, settled = state.billed.get(container_id, (ZERO, False))
+            claim = settle(billed, settled, total_usd, final)
+            state.billed[container_id] = (claim.total_usd, settled or final)
+            state.billed.move_to_end(container_id)
+            while len(state.billed) > MAX_CONTAINERS:
+                state.billed.popitem(last=False)
+            return claim
+
+
+class RedisContainerClaims:
+    """Container claims shared by processes (mixed into ``RedisSessionStore``): one hash per container."""
+
+    _client: Any
+    prefix: str
+    ttl_s: int
+
+    def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim:
+        key = f"{self.prefix}container:{{{container_id}}}"
+
+        def transaction(pipe: Any) -> ContainerClaim:
+            raw_usd, raw_settled = pipe.hmget(key, "usd", "settled")
+            billed = Decimal(raw_usd.decode() if isinstance(raw_usd, bytes) else raw_usd) if raw_usd else ZERO
+            settled = raw_settled in (b"1", "1")
+            claim = settle(billed, settled, total_usd, final)
+            pipe.multi()
+            pipe.hset(key, mapping={"usd": str(claim.total_usd), "settled": "1" if settled or final else "0"})
+            pipe.expire(key, self.ttl_s)
+            return claim
+
+        result: ContainerClaim = self._client.transaction(transaction, key, value_from_callable=True)
+        return result

@@ -1,0 +1,243 @@
+"""The response tracker: every way of observing a response (returned, streamed, resumed, polled,
+cancelled) meets here.
+
+One ``ResponseState`` per response id, from the call that created it to its terminal status, so a
+response polled from another thread or task, or resumed by a later stream, keeps one span. Polls
+add no spans. Conversation and container calls are observed too: containers are handed on for
+their billing. Nothing here blocks: the caller's path only updates plain data under a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Optional
+
+from ..config import Settings
+from ..fields import fields, get, page_items, provider_of, server_of, text
+from ..frontends import Call
+from ..model import Response
+from . import observe
+from .links import Recent
+from .state import ResponseState
+from .streams import ResponseStreamWatcher
+
+logger = logging.getLogger(__name__)
+
+_PATHS = re.compile(r"^(?:responses|conversations|containers)(?:/|$)")
+_STEADY = frozenset({"queued", "in_progress"})
+_CONTAINER = re.compile(r"^containers(?:/[^/]+)?$")
+_CONTAINER_DELETE = re.compile(r"^containers/([^/]+)$")
+
+Finish = Callable[[ResponseState], None]
+ContainerSeen = Callable[[Call, Any], None]  # (call, container object as the SDK returned it)
+
+
+class ResponseTracker:
+    """Keeps responses by id and turns observations into response state; see the module docstring."""
+
+    def __init__(self, settings: Settings, finish: Finish, on_container: Optional[ContainerSeen] = None) -> None:
+        self.enabled = True
+        self.settings = settings
+        self._finish = finish
+        self.on_container = on_container
+        self.on_track: Callable[[], None] = lambda: None
+        self._lock = threading.Lock()
+        self._live: OrderedDict[str, ResponseState] = OrderedDict()
+        self._ended = Recent(1000)  # only with trace_observed_runs: responses not to trace again
+        self._evicted: list[ResponseState] = []
+
+    # --- frontends.FrontEnd ------------------------------------------------------------------------
+
+    @staticmethod
+    def claims(path: str) -> bool:
+        return bool(_PATHS.match(path))
+
+    @staticmethod
+    def is_creation(call: Call) -> bool:
+        return call.method == "post" and call.path == "responses"
+
+    def call_started(self, call: Call) -> None:
+        if self.is_creation(call):
+            call.state["request"] = observe.request(call.body)
+
+    def call_ended(self, call: Call, error: Optional[BaseException]) -> None:
+        if error is not None and self.is_creation(call) and "response" not in call.state:
+            self._creation_failed(call, error)
+        deleted = _CONTAINER_DELETE.match(call.path) if call.method == "delete" and error is None else None
+        if deleted and self.on_container is not None:  # the SDK returns no object for a deletion
+            self.on_container(call, {"id": deleted.group(1), "object": "container.deleted", "deleted": True})
+
+    def observe(self, call: Call, parsed: Any) -> None:
+        kind = get(parsed, "object")
+        if kind == "response":
+            self._observe_object(call, parsed)
+        elif kind == "response.compaction":
+            self._compaction(call, parsed)
+        elif self.on_container is not None and _CONTAINER.match(call.path):
+            for obj in page_items(parsed) or (parsed,):
+                if get(obj, "object") in ("container", "container.deleted"):
+                    self.on_container(call, obj)
+
+    def stream_opened(self, call: Call) -> Optional[ResponseStreamWatcher]:
+        if call.path.startswith("responses"):
+            return ResponseStreamWatcher(self, call, observe.response_id_of(call.path))
+        return None
+
+    # --- observations ---------------------------------------------------------------------------
+
+    def _observe_object(self, call: Call, obj: Any) -> None:
+        if self._unchanged(obj):
+            return  # a poll that tells nothing new: no record built
+        response = observe.response(obj)
+        if response is not None:
+            self.observe_response(call, response, created=self.is_creation(call))
+
+    def _unchanged(self, obj: Any) -> bool:
+        f = fields(obj)
+        status, ident = f.get("status"), f.get("id")
+        if not isinstance(status, str) or status not in _STEADY or not isinstance(ident, str):
+            return False
+        with self._lock:
+            state = self._live.get(ident)
+            return state is not None and state.response.status == status
+
+    def observe_response(self, call: Call, response: Response, created: bool, at_ns: Optional[int] = None) -> None:
+        now = at_ns or time.time_ns()
+        with self._lock:
+            state = self._live.get(response.id)
+            if state is None:
+                if response.id in self._ended or not (created or self.settings.trace_observed_runs):
+                    return
+                state = self._track(call, response)
+            if self.is_creation(call):
+                call.state["response"] = response.id
+            state.response = response
+            finished = response.terminal and state.ended_ns is None
+            if finished:
+                state.ended_ns = now
+                self._untrack(response.id)
+        self._finish_evicted()
+        if finished:
+            self._finish(state)
+
+    def item_started(self, response_id: Optional[str], item: Any, at_ns: int) -> None:
+        item_id = text(get(item, "id"))
+        if response_id and item_id and observe.is_tool_item(text(get(item, "type")) or ""):
+            with self._lock:
+                state = self._live.get(response_id)
+                if state is not None:
+                    state.item_started_ns.setdefault(item_id, at_ns)
+
+    def item_done(self, response_id: Optional[str], item: Any, at_ns: int) -> None:
+        item_id = text(get(item, "id"))
+        if response_id and item_id and observe.is_tool_item(text(get(item, "type")) or ""):
+            with self._lock:
+                state = self._live.get(response_id)
+                if state is not None:
+                    state.item_ended_ns[item_id] = at_ns
+
+    def live(self, response_id: Optional[str]) -> Optional[ResponseState]:
+        """The state of a response being tracked, for a stream to write its deltas into."""
+        if not response_id:
+            return None
+        with self._lock:
+            return self._live.get(response_id)
+
+    def stream_closed(self, response_id: Optional[str], error: Optional[BaseException]) -> None:
+        """A stream ended before its response did. A background response goes on server-side (a later
+        poll or resumed stream sees its end); a foreground one stops with its stream: ended here."""
+        if not response_id:
+            return
+        with self._lock:
+            state = self._live.get(response_id)
+            if state is None or state.response.background or state.ended_ns is not None:
+                return
+            state.end_reason, state.ended_ns = "stream_closed", time.time_ns()
+            self._untrack(response_id)
+        logger.debug("stream of response %s closed early (%s)", response_id, type(error).__name__)
+        self._finish(state)
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def _new_state(self, call: Call, response: Response) -> ResponseState:
+        address, port = server_of(call.client)
+        request = call.state.get("request") or observe.request(call.body)
+        return ResponseState(response=response, parent=call.context, started_ns=call.started_ns, client=call.client,
+                             provider=provider_of(call.client), server_address=address, server_port=port,
+                             request=request, body=call.body or None)
+
+    def _track(self, call: Call, response: Response) -> ResponseState:
+        state = self._live[response.id] = self._new_state(call, response)
+        self.on_track()
+        while len(self._live) > self.settings.max_tracked_runs:
+            _, oldest = self._live.popitem(last=False)
+            self._forget(oldest.response.id)
+            oldest.end_reason, oldest.ended_ns = "evicted", time.time_ns()
+            self._evicted.append(oldest)  # finished once the lock is released
+        return state
+
+    def _finish_evicted(self) -> None:
+        with self._lock:
+            evicted, self._evicted = self._evicted, []
+        for state in evicted:
+            self._finish(state)
+
+    def _untrack(self, response_id: str) -> None:
+        self._live.pop(response_id, None)
+        self._forget(response_id)
+
+    def _forget(self, response_id: str) -> None:
+        if self.settings.trace_observed_runs:
+            self._ended.put(response_id, True)
+
+    def _creation_failed(self, call: Call, error: BaseException) -> None:
+        """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
+        request = call.state.get("request") or observe.request(call.body)
+        response = Response(id="", status="failed", model=request.model, error_code=type(error).__name__)
+        state = self._new_state(call, response)
+        state.end_reason, state.ended_ns = "request_failed", time.time_ns()
+        self._finish(state)
+
+    def _compaction(self, call: Call, obj: Any) -> None:
+        """``responses.compact``: one inference, billed by its usage, ended when returned."""
+        ident = text(get(obj, "id"))
+        if not ident or call.method != "post":
+            return
+        request = observe.request(call.body)
+        response = Response(id=ident, status="completed", model=request.model,
+                            created_at=observe.integer_field(obj, "created_at"),
+                            usage=observe.usage(get(obj, "usage")))
+        state = self._new_state(call, response)
+        state.ended_ns = time.time_ns()
+        self._finish(state)
+
+    def sweep(self, now_s: Optional[float] = None) -> None:
+        """End responses never seen to finish once past the configured limit."""
+        now_s = now_s or time.time()
+        expired: list[ResponseState] = []
+        with self._lock:
+            for response_id, state in list(self._live.items()):
+                if now_s >= state.deadline(self.settings.unobserved_run_timeout_s):
+                    self._untrack(response_id)
+                    expired.append(state)
+        for state in expired:
+            state.end_reason, state.ended_ns = "unobserved", max(state.started_ns, int(now_s * 1e9))
+            self._finish(state)
+
+    def end_all(self, reason: str) -> None:
+        with self._lock:
+            states = list(self._live.values())
+            for state in states:
+                self._forget(state.response.id)
+            self._live.clear()
+        for state in states:
+            state.end_reason, state.ended_ns = reason, time.time_ns()
+            self._finish(state)
+
+    def live_responses(self) -> int:
+        with self._lock:
+            return len(self._live)

@@ -1,0 +1,262 @@
+"""Responses API: one span per response however it is observed, usage and money exactly as reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+from responses_helpers import MODEL, PRICES, drain, drain_manager, hand_cost, in_thread, total
+from spanutil import assert_tree_is_sound, attrs, children, named, one
+
+
+@pytest.fixture
+def traced(otel: Any) -> Any:
+    otel.instrument(prices=PRICES)
+    return otel
+
+
+def create(api: Any, script: str = "text", **kwargs: Any) -> Any:
+    return api(api.client.responses.create, model=MODEL, input="Hello there", metadata={"script": script}, **kwargs)
+
+
+def test_plain_create_reports_usage_and_money_exactly(api: Any, traced: Any) -> None:
+    response = create(api, "cached")
+    span = one(traced.spans(), "chat ")
+    a = attrs(span)
+    assert span.name == f"chat {MODEL}"
+    assert a["openai.api.type"] == "responses" and a["gen_ai.operation.name"] == "chat"
+    assert a["gen_ai.response.id"] == response.id
+    usage = response.usage
+    assert a["gen_ai.usage.input_tokens"] == usage.input_tokens == 2000
+    assert a["gen_ai.usage.output_tokens"] == usage.output_tokens == 300
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 1200
+    assert a["gen_ai.usage.cache_creation.input_tokens"] == 500
+    assert a["openai_cost.usage.reasoning_tokens"] == 200
+    assert a["openai_cost.usage.source"] == "reported"
+    assert a["openai_cost.input_tokens_usd"] == hand_cost(300, "input")
+    assert a["openai_cost.cached_input_tokens_usd"] == hand_cost(1200, "cached")
+    assert a["openai_cost.cache_write_tokens_usd"] == hand_cost(500, "write")
+    assert a["openai_cost.output_tokens_usd"] == hand_cost(300, "output")
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["openai.response.service_tier"] == "default"
+    assert "error.type" not in a
+    tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in traced.metrics()["gen_ai.client.token.usage"]
+              if p.attributes.get("openai.api.type") == "responses"}
+    assert tokens == {"input": 2000, "output": 300}
+    cached = total(traced, "openai_cost.spend", **{"openai.api.type": "responses",
+                                                   "openai_cost.kind": "cached_input_tokens"})
+    assert cached == hand_cost(1200, "cached")
+    runs = [p for p in traced.metrics()["openai_cost.runs"] if p.attributes["openai.api.type"] == "responses"]
+    assert [(p.attributes["openai_cost.status"], p.value) for p in runs] == [("completed", 1)]
+
+
+@pytest.mark.parametrize("surface", ["create_stream", "stream_helper"])
+def test_streamed_response_is_one_span_with_tool_spans_timed_by_items(api: Any, traced: Any, surface: str) -> None:
+    if surface == "create_stream":
+        events = drain(api, create(api, "every_tool", stream=True))
+        final = events[-1].response
+    else:
+        final = drain_manager(api, api.client.responses.stream(model=MODEL, input="Hi",
+                                                               metadata={"script": "every_tool"}))
+    spans = traced.spans()
+    assert_tree_is_sound(spans)
+    root = one(spans, "chat ")
+    tools = children(spans, root)
+    kinds = [attrs(s)["responses.item.type"] for s in tools]
+    assert kinds == ["code_interpreter", "web_search", "web_search", "file_search", "image_generation",
+                     "mcp_list_tools", "mcp", "shell"]
+    assert {attrs(s)["responses.item.timing"] for s in tools} == {"stream"}
+    assert all(s.start_time > root.start_time and s.end_time <= root.end_time for s in tools)
+    assert attrs(root)["gen_ai.usage.input_tokens"] == final.usage.input_tokens == 9000
+    by_type = {attrs(s)["responses.item.type"]: attrs(s) for s in tools}
+    assert by_type["file_search"]["gen_ai.tool.type"] == "datastore"
+    assert by_type["code_interpreter"]["gen_ai.tool.type"] == "extension"
+    assert by_type["code_interpreter"]["responses.item.container_id"].startswith("cntr")
+    assert by_type["mcp"]["gen_ai.tool.name"] == "lookup"
+    assert "gen_ai.tool.call.arguments" not in by_type["code_interpreter"]  # content is opt-in
+
+
+def test_background_response_polled_from_another_thread(api: Any, traced: Any, fake_api: Any) -> None:
+    created = create(api, "cached", background=True)
+    assert created.status == "queued"
+
+    def poll(client: Any) -> Any:
+        async def apoll() -> Any:
+            response = await client.responses.retrieve(created.id)
+            while response.status in ("queued", "in_progress"):
+                response = await client.responses.retrieve(created.id)
+            return response
+
+        if api.kind == "async":
+            return apoll()
+        response = client.responses.retrieve(created.id)
+        while response.status in ("queued", "in_progress"):
+            response = client.responses.retrieve(created.id)
+        return response
+
+    final = in_thread(api, poll)
+    assert final.status == "completed"
+    spans = traced.spans()
+    root = one(spans, "chat ")
+    assert attrs(root)["gen_ai.usage.input_tokens"] == 2000
+    assert attrs(root)["responses.background"] is True
+    assert attrs(root)["openai_cost.usage.source"] == "reported"
+    assert fake_api.count("GET", r"/responses/") >= 2
+    assert len(spans) == 1  # polls add no spans
+
+
+def test_background_response_resumed_by_stream(api: Any, traced: Any) -> None:
+    created = create(api, "code_interpreter", background=True)
+    first = drain(api, api(api.client.responses.retrieve, created.id, stream=True))
+    assert first[-1].type == "response.completed"
+    seq = first[3].sequence_number
+    final = drain_manager(api, api.client.responses.stream(response_id=created.id, starting_after=seq))
+    assert final.status == "completed"
+    spans = traced.spans()
+    root = one(spans, "chat ")
+    assert attrs(root)["gen_ai.response.id"] == created.id
+    assert [attrs(s)["gen_ai.tool.name"] for s in children(spans, root)] == ["code_interpreter"]
+
+
+def test_cancelled_background_response_is_estimated_not_zero(api: Any, traced: Any) -> None:
+    created = create(api, "text", background=True)
+    cancelled = api(api.client.responses.cancel, created.id)
+    assert cancelled.status == "cancelled" and cancelled.usage is None
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["error.type"] == "cancelled" and a["responses.status"] == "cancelled"
+    assert a["openai_cost.usage.source"] == "estimated"
+    assert a["gen_ai.usage.input_tokens"] > 0
+    assert a["openai_cost.input_tokens_usd"] > 0
+
+
+def test_stream_cut_mid_way_is_estimated_from_what_was_seen(api: Any, traced: Any, fake_api: Any) -> None:
+    fake_api.faults.add(r"^/v1/responses$", "reset", after_events=20)
+    client = api.new_client(max_retries=0)
+    with pytest.raises(openai.APIConnectionError):
+        drain(api, api(client.responses.create, model=MODEL, input="Say many words", stream=True,
+                       metadata={"script": "long"}))
+    api.wait(client.close())
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["responses.end_reason"] == "stream_closed" and a["error.type"] == "stream_closed"
+    assert a["openai_cost.usage.source"] == "estimated"
+    assert 0 < a["gen_ai.usage.output_tokens"] < 280
+    assert a["gen_ai.usage.input_tokens"] > 0
+
+
+def test_conversation_of_several_responses_adds_up(api: Any, traced: Any) -> None:
+    conversation = api(api.client.conversations.create)
+    responses = [create(api, "cached", conversation=conversation.id) for _ in range(3)]
+    spans = named(traced.spans(), "chat ")
+    assert [attrs(s)["gen_ai.conversation.id"] for s in spans] == [conversation.id] * 3
+    assert sorted(attrs(s)["gen_ai.response.id"] for s in spans) == sorted(r.id for r in responses)
+    expected = 3 * (hand_cost(300, "input") + hand_cost(1200, "cached") + hand_cost(500, "write")
+                    + hand_cost(300, "output"))
+    spent = total(traced, "openai_cost.spend", **{"openai.api.type": "responses"})
+    assert spent == pytest.approx(expected, rel=1e-12)
+
+
+def test_function_call_span_is_linked_from_the_response_sending_its_output(api: Any, traced: Any) -> None:
+    first = create(api, "function", tools=[{"type": "function", "name": "get_weather", "parameters": {}}])
+    call = first.output[0]
+    second = api(api.client.responses.create, model=MODEL, previous_response_id=first.id,
+                 input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    assert second.status == "completed"
+    spans = traced.spans()
+    chats = named(spans, "chat ")
+    tool = one(spans, "execute_tool ")
+    assert tool.name == "execute_tool get_weather"
+    assert attrs(tool)["gen_ai.tool.call.id"] == call.call_id and attrs(tool)["gen_ai.tool.type"] == "function"
+    later = next(s for s in chats if attrs(s)["gen_ai.response.id"] == second.id)
+    assert [link.context.span_id for link in later.links] == [tool.context.span_id]
+    assert attrs(later)["responses.previous_response_id"] == first.id
+    earlier = next(s for s in chats if attrs(s)["gen_ai.response.id"] == first.id)
+    assert attrs(earlier)["gen_ai.response.finish_reasons"] == ("tool_calls",)
+
+
+def test_refused_creation_is_a_failed_span(api: Any, traced: Any, fake_api: Any) -> None:
+    fake_api.faults.add(r"^/v1/responses$", "server_error")
+    client = api.new_client(max_retries=0)
+    with pytest.raises(openai.InternalServerError):
+        api(client.responses.create, model=MODEL, input="Hi")
+    api.wait(client.close())
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["error.type"] == "InternalServerError" and a["responses.end_reason"] == "request_failed"
+    assert "openai_cost.input_tokens_usd" not in a
+
+
+@pytest.mark.parametrize("script,status,error", [("fail", "failed", "server_error"),
+                                                 ("incomplete", "incomplete", "incomplete")])
+def test_unsuccessful_responses_are_errors(api: Any, traced: Any, script: str, status: str, error: str) -> None:
+    create(api, script)
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["responses.status"] == status and a["error.type"] == error
+    assert a["openai_cost.usage.source"] == "reported"
+
+
+def test_either_api_can_be_turned_off(api: Any, otel: Any) -> None:
+    otel.instrument(responses=False)
+    create(api)
+    assert named(otel.spans(), "chat ") == []
+    otel.instrumentor.uninstrument()
+    otel.instrument(assistants=False)
+    create(api)
+    assistant = api(api.client.beta.assistants.create, model="gpt-4o-mini", name="Off")
+    assert assistant.id
+    assert [s.name for s in otel.spans()] == [f"chat {MODEL}"]
+
+
+def test_money_and_metrics_without_spans(api: Any, otel: Any) -> None:
+    otel.instrument(prices=PRICES, responses_spans=False)
+    create(api, "cached")
+    assert otel.spans() == []
+    assert total(otel, "openai_cost.spend", **{"openai.api.type": "responses",
+                                               "openai_cost.kind": "output_tokens"}) == hand_cost(300, "output")
+
+
+def test_served_tier_and_background_window_price_the_tokens(api: Any, traced: Any) -> None:
+    created = create(api, "cached", service_tier="flex", background=True,
+                     background_options={"completion_window": "8h"})
+    response = created
+    while response.status in ("queued", "in_progress"):
+        response = api(api.client.responses.retrieve, created.id)
+    assert response.service_tier == "flex"
+    a = attrs(one(traced.spans(), "chat "))
+    discount = 0.5 * 0.6  # flex at Batch rates (half), 8-hour window 40% off: shipped modifier data
+    assert a["openai_cost.input_tokens_usd"] == pytest.approx(hand_cost(300, "input") * discount, rel=1e-12)
+    assert a["openai_cost.cached_input_tokens_usd"] == pytest.approx(hand_cost(1200, "cached") * discount,
+                                                                     rel=1e-12)
+    assert a["openai_cost.cache_write_tokens_usd"] == pytest.approx(hand_cost(500, "write") * discount, rel=1e-12)
+    assert a["openai_cost.output_tokens_usd"] == pytest.approx(hand_cost(300, "output") * discount, rel=1e-12)
+    assert {"flex", "window:8h"} <= set(a["openai_cost.price.modifiers"].split(","))
+    assert a["openai.request.service_tier"] == "flex" and a["openai.response.service_tier"] == "flex"
+
+
+def test_a_tier_without_a_price_is_unpriced_not_zero(api: Any, traced: Any) -> None:
+    create(api, "cached", service_tier="priority")
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["gen_ai.usage.input_tokens"] == 2000
+    assert not [k for k in a if k.startswith("openai_cost.") and k.endswith("_usd")]
+    assert a["openai_cost.unpriced_reason"]
+    unpriced = total(traced, "openai_cost.unpriced.tokens", **{"openai.api.type": "responses"})
+    assert unpriced == 2300
+    assert total(traced, "openai_cost.spend", **{"openai.api.type": "responses"}) == 0
+
+
+def test_responses_created_elsewhere_follow_trace_observed_runs(api: Any, otel: Any) -> None:
+    other = api.new_client()
+    created = api(other.responses.create, model=MODEL, input="Hi", background=True)
+    otel.instrument(trace_observed_runs=True)
+    response = api(api.client.responses.retrieve, created.id)
+    while response.status in ("queued", "in_progress"):
+        response = api(api.client.responses.retrieve, created.id)
+    api(api.client.responses.retrieve, created.id)  # seen again once ended: no second span
+    assert [attrs(s)["gen_ai.response.id"] for s in named(otel.spans(), "chat ")] == [created.id]
+    otel.instrumentor.uninstrument()
+    otel.exporter.clear()
+    later = api(other.responses.create, model=MODEL, input="Hi", background=True)
+    otel.instrument()
+    while api(api.client.responses.retrieve, later.id).status in ("queued", "in_progress"):
+        pass
+    assert named(otel.spans(), "chat ") == []
+    api.wait(other.close())
