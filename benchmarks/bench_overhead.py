@@ -15,6 +15,7 @@ script there with ``--peer NAME``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import json
@@ -297,12 +298,40 @@ class ReplayTransport(httpx2.BaseTransport):
         body = body.replace(_RESP_PLACEHOLDER.encode(), response_id.encode())
         return httpx2.Response(200, headers=self._JSON, content=body)
 
+class _AsyncChunks(httpx2.AsyncByteStream):
+    def __init__(self, chunks: Any) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> Any:
+        for chunk in self._chunks:
+            yield chunk
+
+
+class AsyncReplayTransport(httpx2.AsyncBaseTransport):
+    """The same replay for ``AsyncOpenAI``: answers from the sync transport's logic, no I/O."""
+
+    def __init__(self, sync: ReplayTransport) -> None:
+        self.sync = sync
+        self.handle_request = sync.handle_request  # the instrumentation's own sync reads reach it too
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        response = self.sync.handle_request(request)
+        if isinstance(response.stream, _Chunks):
+            return httpx2.Response(200, headers=response.headers, stream=_AsyncChunks(response.stream))
+        return response
+
 
 def make_client(payloads: Payloads) -> tuple[openai.OpenAI, ReplayTransport]:
     transport = ReplayTransport(payloads)
     client = openai.OpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
                            http_client=openai.DefaultHttpxClient(transport=transport))
     return client, transport
+
+
+def make_async_client(transport: ReplayTransport) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
+                              http_client=openai.DefaultAsyncHttpxClient(transport=AsyncReplayTransport(transport)))
 
 
 # --- telemetry sinks and the instrumentations under test ---------------------------------------------
@@ -420,6 +449,15 @@ class Workload:
 def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, scale: float) -> list[Workload]:
     runs = client.beta.threads.runs
     held: dict[str, str] = {}
+    loop = asyncio.new_event_loop()
+    aruns = make_async_client(transport).beta.threads.runs
+
+    def run(coro: Any) -> Any:
+        return loop.run_until_complete(coro)
+
+    async def astream() -> None:
+        async with aruns.stream(thread_id=p.thread_id, assistant_id=p.assistant_id) as events:
+            await events.until_done()
 
     def hold() -> None:  # a run in flight, created (so tracked) in the block's own arm
         transport.finishing = False
@@ -461,6 +499,14 @@ def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, sc
                  setup=hold),
         Workload("messages.list (after the run)", n(400),
                  lambda: client.beta.threads.messages.list(thread_id=p.thread_id), setup=finish_one),
+        Workload("async runs.retrieve (polling)", n(400),
+                 lambda: run(aruns.retrieve(held["id"], thread_id=p.thread_id)), setup=hold),
+        Workload(f"async create_and_poll ({len(p.polls)} reads, 3 steps)", n(60),
+                 lambda: run(aruns.create_and_poll(thread_id=p.thread_id, assistant_id=p.assistant_id,
+                                                   metadata={"kind": MULTI}, poll_interval_ms=0)),
+                 runs_per_call=1.0),
+        Workload(f"async runs.stream().until_done() ({p.stream_events} events)", n(12), lambda: run(astream()),
+                 runs_per_call=1.0),
         Workload("responses.create", n(400), lambda: client.responses.create(**question), runs_per_call=1.0),
         Workload(f"responses.create(stream=True) ({r.stream_events} events)", n(12), response_stream,
                  runs_per_call=1.0),
@@ -477,6 +523,8 @@ class Result:
     inst_us: list[float] = field(default_factory=list)
     own_ratios: list[float] = field(default_factory=list)  # CPU of the calling thread
     cpu_ratios: list[float] = field(default_factory=list)  # process CPU (all threads)
+    drained_cpu_ratios: list[float] = field(default_factory=list)  # process CPU incl. the background drain
+    cpu_added_us: list[float] = field(default_factory=list)  # per call, instrumented minus bare, drain included
     errors: dict[str, int] = field(default_factory=dict)  # exception type -> count, instrumented arm
     base_errors: dict[str, int] = field(default_factory=dict)
     bg_cpu_s: float = 0.0
@@ -507,18 +555,24 @@ def measure(subject: Subject, loads: list[Workload], pairs: int, bg: BackgroundC
         _block(w, {})
         for i in range(pairs):
             times: dict[bool, tuple[float, float, float]] = {}
+            drained: dict[bool, float] = {}
             for instrumented in ((False, True) if i % 2 == 0 else (True, False)):
                 if instrumented:
                     subject.on()
                     bg_cpu = bg.cpu_s
                     times[True] = _block(w, r.errors)
+                    drain = time.process_time()
                     subject.flush()
+                    drained[True] = times[True][2] + time.process_time() - drain
                     r.bg_cpu_s += bg.cpu_s - bg_cpu
                     subject.off()  # ends runs still in flight
                     r.runs += w.runs_per_call * w.calls
                 else:
                     times[False] = _block(w, r.base_errors)
+                    drained[False] = times[False][2]  # nothing in the background to drain
             r.ratios.append(times[True][0] / times[False][0])
+            r.drained_cpu_ratios.append(drained[True] / drained[False])
+            r.cpu_added_us.append((drained[True] - drained[False]) / w.calls * 1e6)
             r.own_ratios.append(times[True][1] / times[False][1])
             r.cpu_ratios.append(times[True][2] / times[False][2])
             r.base_us.append(times[False][0] / w.calls * 1e6)
@@ -633,6 +687,7 @@ def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...]
     for r in results:
         out["results"].append({
             "name": r.name, "ratios": r.ratios, "own_ratios": r.own_ratios, "cpu_ratios": r.cpu_ratios,
+            "drained_cpu_ratios": r.drained_cpu_ratios, "cpu_added_us": r.cpu_added_us,
             "base_us": r.base_us, "inst_us": r.inst_us, "spans_per_call": per_call[r.name], "errors": r.errors,
             "base_errors": r.base_errors,
             "bg_cpu_us_per_run": (r.bg_cpu_s / r.runs * 1e6) if r.runs and bg.jobs else None,
@@ -696,6 +751,12 @@ def _cell(result: dict[str, Any], subject: str) -> str:
     return _ratio(result["ratios"])
 
 
+def _drained(result: dict[str, Any]) -> str:
+    if not result.get("cpu_added_us"):
+        return "-"
+    return f"{statistics.median(result['cpu_added_us']):+.0f} us ({_ratio(result['drained_cpu_ratios'])})"
+
+
 def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     ours = all_results[0]
     lines = [
@@ -736,6 +797,15 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
               "|---|" + "---|" * len(all_results)]
     for i, res in enumerate(ours["results"]):
         cells = [_ratio(s["results"][i]["cpu_ratios"]) if "failed" not in s else "-" for s in all_results]
+        lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
+    lines += ["", "## Process CPU per call, all threads, the background drain included: us added (ratio)", "",
+              "The whole cost of watching a call: what the instrumented arm spends on every thread, the",
+              "background work of the runs it ended included (drained before the clock stops), minus the bare SDK.",
+              "",
+              "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
+              "|---|" + "---|" * len(all_results)]
+    for i, res in enumerate(ours["results"]):
+        cells = [_drained(s["results"][i]) if "failed" not in s else "-" for s in all_results]
         lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
     lines += ["", "## Spans per call (counted on their own; ours emits a run's spans when it ends)", "",
               "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
