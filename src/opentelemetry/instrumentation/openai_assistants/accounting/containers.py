@@ -20,10 +20,8 @@ passed in, so a replay or a fake clock gives the bill of its day.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -31,7 +29,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional, Union
 
 from .. import model
-from .pricing import ENV_PRICES, Unpriced, _date, _decimal, _read_json, at_datetime
+from .pricing import Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +113,8 @@ class ContainerRules:
     its date on; earlier dates keep the built-in rules. A malformed override raises ``ValueError``.
     """
 
-    def __init__(self, overrides: Union[str, os.PathLike[str], Mapping[str, Any], None] = None) -> None:
-        source = "override"
-        if overrides is None and os.environ.get(ENV_PRICES):
-            overrides = os.environ[ENV_PRICES]
-        data: Mapping[str, Any]
-        if isinstance(overrides, (str, os.PathLike)):
-            source = f"override file {os.fspath(overrides)}"
-            with open(overrides, encoding="utf-8") as fh:
-                data = json.load(fh)
-        else:
-            data = overrides or {}
+    def __init__(self, overrides: Overrides = None) -> None:
+        data, source = load_overrides(overrides)
         builtin = _read_json("containers.json")
         own = dict(data.get("containers") or {})
         try:

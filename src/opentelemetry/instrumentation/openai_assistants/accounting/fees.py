@@ -14,9 +14,7 @@ absent with a reason, never 0.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional, Union
 
 from .. import model
-from .pricing import ENV_PRICES, MILLION, Unpriced, _date, _decimal, _read_json, at_datetime
+from .pricing import MILLION, Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -82,17 +80,8 @@ _DATED = ("web_search", "web_search_preview", "search_content_tokens", "file_sea
 class FeeBook:
     """Tool fee rates by date: overrides first, then ``prices/tool_fees.json``. Lookups never raise."""
 
-    def __init__(self, overrides: Union[str, os.PathLike[str], Mapping[str, Any], None] = None) -> None:
-        source = "override"
-        if overrides is None and os.environ.get(ENV_PRICES):
-            overrides = os.environ[ENV_PRICES]
-        data: Mapping[str, Any]
-        if isinstance(overrides, (str, os.PathLike)):
-            source = f"override file {os.fspath(overrides)}"
-            with open(overrides, encoding="utf-8") as fh:
-                data = json.load(fh)
-        else:
-            data = overrides or {}
+    def __init__(self, overrides: Overrides = None) -> None:
+        data, source = load_overrides(overrides)
         own = dict(data.get("tool_fees") or {})
         builtin = _read_json("tool_fees.json")
         try:

@@ -194,6 +194,20 @@ def _read_json(name: str) -> Any:
     text = resources.files(__package__).joinpath("prices", name).read_text(encoding="utf-8")
     return json.loads(text)
 
+Overrides = Union[str, "os.PathLike[str]", Mapping[str, Any], None]
+
+
+def load_overrides(overrides: Overrides) -> tuple[Mapping[str, Any], str]:
+    """The user's override data and where it came from: a dict, a JSON file path, or (None) the file
+    named by ``OTEL_INSTRUMENTATION_OPENAI_ASSISTANTS_PRICES``. A file that can't be read raises."""
+    if overrides is None and os.environ.get(ENV_PRICES):
+        overrides = os.environ[ENV_PRICES]
+    if isinstance(overrides, (str, os.PathLike)):
+        with open(overrides, encoding="utf-8") as fh:
+            return json.load(fh), f"override file {os.fspath(overrides)}"
+    return overrides or {}, "override"
+
+
 
 def _model_entries(raw: Any, source: str) -> list[_ModelPrice]:
     items = raw if isinstance(raw, list) else [raw]
@@ -258,20 +272,11 @@ class PriceBook:
 
     def __init__(
         self,
-        overrides: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
+        overrides: Overrides = None,
         deployments: Optional[Mapping[str, str]] = None,
         cache_size: int = 4096,
     ) -> None:
-        source = "override"
-        if overrides is None and os.environ.get(ENV_PRICES):
-            overrides = os.environ[ENV_PRICES]
-        data: Mapping[str, Any]
-        if isinstance(overrides, (str, os.PathLike)):
-            source = f"override file {os.fspath(overrides)}"
-            with open(overrides, encoding="utf-8") as fh:
-                data = json.load(fh)
-        else:
-            data = overrides or {}
+        data, source = load_overrides(overrides)
         try:
             models = dict(data.get("models", {}))
             self._models = {name.lower(): _model_entries(raw, source) for name, raw in models.items()}
