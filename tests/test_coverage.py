@@ -144,16 +144,20 @@ class Spy:
 
 def _invoke(api: Any, form: str, method: str, world: World) -> None:
     args, kwargs = CALLS[method](world)
-    name = method.rsplit(".", 1)[-1]
+    call_in_form(api, form, method, args, kwargs, streaming=method.rsplit(".", 1)[-1] in STREAMING_HELPERS)
+
+
+def call_in_form(api: Any, form: str, method: str, args: Any, kwargs: Any, streaming: bool) -> None:
+    """Call ``method`` (dotted, from the client) plainly, through ``.with_raw_response`` or
+    ``.with_streaming_response``, sync or async, reading what the app would read."""
     if form == "plain":
         fn = resolve(api.client, method)
-        if name in STREAMING_HELPERS:
+        if streaming:
             api.stream(fn(*args, **kwargs))
         else:
             api(fn, *args, **kwargs)
         return
-    resource = getattr(resolve(api.client, method.rsplit(".", 1)[0]), form)
-    fn = getattr(resource, name)
+    fn = getattr(getattr(resolve(api.client, method.rsplit(".", 1)[0]), form), method.rsplit(".", 1)[1])
     if form == "with_raw_response":
         api.wait(api(fn, *args, **kwargs).parse())
         return

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 from responses_helpers import MODEL
 from spanutil import named
-from test_coverage import WRAPPERS, Spy, public_methods, resolve
+from test_coverage import WRAPPERS, Spy, call_in_form, public_methods, resolve
 
 RESOURCES = ("responses", "responses.input_items", "responses.input_tokens", "conversations", "conversations.items",
              "containers", "containers.files", "containers.files.content")
@@ -97,27 +97,7 @@ def _cases() -> list[tuple[str, str]]:
 
 def _invoke(api: Any, form: str, method: str, world: World) -> None:
     args, kwargs = CALLS[method](world)
-    if form == "plain":
-        fn = resolve(api.client, method)
-        if method in STREAMING_HELPERS:
-            api.stream(fn(*args, **kwargs))
-        else:
-            api(fn, *args, **kwargs)
-        return
-    fn = getattr(getattr(resolve(api.client, method.rsplit(".", 1)[0]), form), method.rsplit(".", 1)[1])
-    if form == "with_raw_response":
-        api.wait(api(fn, *args, **kwargs).parse())
-        return
-
-    async def streamed_async() -> None:
-        async with fn(*args, **kwargs) as response:
-            await response.parse()
-
-    if api.kind == "async":
-        api.wait(streamed_async())
-    else:
-        with fn(*args, **kwargs) as response:
-            response.parse()
+    call_in_form(api, form, method, args, kwargs, streaming=method in STREAMING_HELPERS)
 
 
 @pytest.mark.parametrize("form,method", _cases())
