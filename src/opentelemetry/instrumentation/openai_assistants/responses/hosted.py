@@ -34,9 +34,9 @@ from ..background import Background
 from ..config import Settings
 from ..fields import get, provider_of, text
 from ..frontends import Call
-from ..hosted_observe import container_from_object, request_tools
 from ..hosted_telemetry import HostedToolsRecorder, container_attributes, fee_attributes
 from ..model import Container, ToolCall, ToolUsage
+from .hosted_observe import container_from_object, request_tools
 from .state import ResponseState
 
 logger = logging.getLogger(__name__)

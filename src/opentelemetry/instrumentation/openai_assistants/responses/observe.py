@@ -9,8 +9,8 @@ import re
 from typing import Any, Optional
 
 from ..fields import fields, get, integer, items, metadata, text
-from ..hosted_observe import reported_tool_usage
 from ..model import Response, ResponseRequest, ToolCall, Usage
+from .hosted_observe import reported_tool_usage
 
 _PATH_ID = re.compile(r"^responses/([^/]+)")
 _NOT_IDS = frozenset({"input_tokens", "compact"})

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .fields import get
-from .model import DEFAULT_CONTAINER_EXPIRY_MINUTES, Container, ImageGenUsage, ToolUsage
+from ..fields import get
+from ..model import DEFAULT_CONTAINER_EXPIRY_MINUTES, Container, ImageGenUsage, ToolUsage
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ import pytest
 from openai.types import ContainerCreateResponse
 from openai.types.responses import ResponseCodeInterpreterToolCall, ResponseFunctionWebSearch
 
-from opentelemetry.instrumentation.openai_assistants.hosted_observe import (
+from opentelemetry.instrumentation.openai_assistants.model import Container, ImageGenUsage
+from opentelemetry.instrumentation.openai_assistants.responses.hosted_observe import (
     NamedContainer,
     RequestTools,
     container_from_object,
@@ -17,7 +18,6 @@ from opentelemetry.instrumentation.openai_assistants.hosted_observe import (
     response_time,
     tool_usage,
 )
-from opentelemetry.instrumentation.openai_assistants.model import Container, ImageGenUsage
 
 CONTAINER = {"id": "cntr_1", "object": "container", "created_at": 100, "name": "n", "status": "running",
              "expires_after": {"anchor": "last_active_at", "minutes": 30}, "last_active_at": 160,
