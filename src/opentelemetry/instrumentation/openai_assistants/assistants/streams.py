@@ -8,13 +8,24 @@ step and tool-call spans of a streamed run more finely than the API's whole-seco
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from . import observe
 
 if TYPE_CHECKING:
     from ..frontends import Call
-    from .tracker import RunTracker
+    from ..model import Message, Run, Step
+
+
+class RunObserver(Protocol):
+    """What the watcher tells the run tracker (which opens watchers: the arrow points one way)."""
+
+    def observe_message(self, message: Message) -> None: ...
+    def is_creation(self, call: Call) -> bool: ...
+    def observe_run(self, call: Call, run: Run, created: bool, at_ns: Optional[int] = None) -> None: ...
+    def observe_step(self, step: Step, event: Optional[str] = None, at_ns: Optional[int] = None) -> None: ...
+    def observe_step_delta(self, run_id: str, step_id: str, delta: Any, at_ns: int) -> None: ...
+    def stream_failed(self, run_id: str, error: BaseException) -> None: ...
 
 _STEP_PREFIX = "thread.run.step."
 _RUN_PREFIX = "thread.run."
@@ -24,7 +35,7 @@ _MESSAGE_DONE = ("thread.message.completed", "thread.message.incomplete")
 class RunStreamWatcher:
     """Follows one stream; remembers the run it belongs to, since step deltas name only the step."""
 
-    def __init__(self, tracker: RunTracker, call: Call) -> None:
+    def __init__(self, tracker: RunObserver, call: Call) -> None:
         self._tracker = tracker
         self._call = call
         self._run_id: Optional[str] = None

@@ -9,15 +9,27 @@ as far as an estimate needs them, should the stream stop before the usage arrive
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..fields import get, text
 from . import observe
 
 if TYPE_CHECKING:
     from ..frontends import Call
+    from ..model import Response
     from .state import ResponseState
-    from .tracker import ResponseTracker
+
+
+class ResponseObserver(Protocol):
+    """What the watcher tells the response tracker (which opens watchers: the arrow points one way)."""
+
+    def is_creation(self, call: Call) -> bool: ...
+    def observe_response(self, call: Call, response: Response, created: bool,
+                         at_ns: Optional[int] = None) -> None: ...
+    def item_started(self, response_id: Optional[str], item: Any, at_ns: int) -> None: ...
+    def item_done(self, response_id: Optional[str], item: Any, at_ns: int) -> None: ...
+    def live(self, response_id: Optional[str]) -> Optional[ResponseState]: ...
+    def stream_closed(self, response_id: Optional[str], error: Optional[BaseException]) -> None: ...
 
 _RESPONSE_EVENTS = frozenset({"response.created", "response.queued", "response.in_progress", "response.completed",
                               "response.failed", "response.incomplete", "response.cancelled"})
@@ -27,7 +39,7 @@ _DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta", "re
 
 
 class ResponseStreamWatcher:
-    def __init__(self, tracker: ResponseTracker, call: Call, response_id: Optional[str]) -> None:
+    def __init__(self, tracker: ResponseObserver, call: Call, response_id: Optional[str]) -> None:
         self._tracker = tracker
         self._call = call
         self._id = response_id
