@@ -10,6 +10,7 @@ core serves any front end (the Assistants API, compatible servers, replayed reco
 - ``rates``: per-token rates resolved once per model, day and terms (bounded cache), and their arithmetic.
 - ``genai_rates``: those rates read from genai-prices' data; ``modifiers``: tier, window, long-context,
   regional and prompt-cache rules from ``prices/token_modifiers.json`` and overrides.
+- ``dated``: which entry of a dated table (prices, modifiers, fees, container rules) is in force on a day.
 - ``sessions``: which Code Interpreter call opened a billed session (memory or Redis store).
 - ``account``: the run's account: per-step usage and cost, per-call sessions, run roll-ups, and a
   slot for tool-call charges besides tokens (``ItemCharge``).

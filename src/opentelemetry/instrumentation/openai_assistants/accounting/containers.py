@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional, Union
 
 from .. import model
+from .dated import in_force
 from .pricing import Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
@@ -96,14 +97,6 @@ def _rules(raw: Any, source: str) -> list[BillingRule]:
     return rules
 
 
-def _rule_on(rules: list[BillingRule], day: date) -> Optional[BillingRule]:
-    chosen: Optional[BillingRule] = None
-    for rule in rules:
-        if rule.effective_from <= day and (chosen is None or rule.effective_from >= chosen.effective_from):
-            chosen = rule
-    return chosen
-
-
 class ContainerRules:
     """The container billing rules: user overrides first, then ``prices/containers.json``.
 
@@ -127,7 +120,7 @@ class ContainerRules:
     def rule_on(self, at: int) -> Union[BillingRule, Unpriced]:
         """The rule in force on the day of API timestamp ``at``."""
         day = at_datetime(at).date()
-        rule = _rule_on(self._overrides, day) or _rule_on(self._builtin, day)
+        rule = in_force(self._overrides, day) or in_force(self._builtin, day)
         if rule is None:
             return Unpriced(f"no container billing rule in force on {day.isoformat()}")
         return rule

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable, Optional, Union
 
 from .. import model
+from .dated import in_force
 from .pricing import MILLION, Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
@@ -66,14 +67,6 @@ def _entries(raw: Any, source: str) -> list[_Entry]:
     return [_Entry(_date(i["effective_from"]), dict(i), str(i.get("source", source))) for i in raw or []]
 
 
-def _in_force(entries: list[_Entry], day: date) -> Optional[_Entry]:
-    chosen: Optional[_Entry] = None
-    for entry in entries:
-        if entry.effective_from <= day and (chosen is None or entry.effective_from >= chosen.effective_from):
-            chosen = entry
-    return chosen
-
-
 _DATED = ("web_search", "web_search_preview", "search_content_tokens", "file_search")
 
 
@@ -103,10 +96,10 @@ class FeeBook:
     def entry(self, name: str, at: int) -> Optional[_Entry]:
         day = at_datetime(at).date()
         own, builtin = self._dated[name]
-        return _in_force(own, day) or _in_force(builtin, day)
+        return in_force(own, day) or in_force(builtin, day)
 
     def image_entry(self, image_model: str, at: int) -> Optional[_Entry]:
-        return _in_force(self._image_models.get(image_model.lower(), []), at_datetime(at).date())
+        return in_force(self._image_models.get(image_model.lower(), []), at_datetime(at).date())
 
     def is_reasoning(self, model_name: str) -> bool:
         name = model_name.lower().rsplit("/", 1)[-1]

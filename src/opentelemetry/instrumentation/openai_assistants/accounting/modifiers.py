@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Optional
 
+from .dated import in_force
+
 STANDARD_TIERS = frozenset({"", "default"})
 SOONEST = frozenset({"", "soonest"})
 _GPT_VERSION = re.compile(r"^gpt-(\d+)(?:\.(\d+))?")
@@ -91,13 +93,7 @@ def _entries(raw: Any, source: str) -> list[Entry]:
 
 
 def _in_force(entries: list[Entry], day: date, model_name: Optional[str] = None) -> Optional[Entry]:
-    chosen: Optional[Entry] = None
-    for entry in entries:
-        if model_name is not None and not entry.applies_to(model_name):
-            continue
-        if entry.effective_from <= day and (chosen is None or entry.effective_from >= chosen.effective_from):
-            chosen = entry
-    return chosen
+    return in_force((e for e in entries if model_name is None or e.applies_to(model_name)), day)
 
 
 class Modifiers:

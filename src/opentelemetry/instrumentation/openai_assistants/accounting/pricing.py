@@ -71,6 +71,7 @@ from importlib import resources
 from typing import Any, Optional, Union
 
 from .. import model
+from .dated import in_force
 from .modifiers import SOONEST, STANDARD_TIERS, Entry, Modifiers
 from .rates import MILLION, MISSING, LruCache, Rates, TierRates, usd
 
@@ -173,21 +174,7 @@ def _day_key(at: Union[int, float, datetime, None]) -> Union[int, date]:
 
 def _in_force(entries: list[_Dated], day: date, provider: Optional[str] = None) -> Optional[_Dated]:
     """The latest entry effective on ``day`` (for ``provider`` when entries name one)."""
-    chosen: Optional[_Dated] = None
-    for entry in entries:
-        if provider is not None and entry.provider not in (None, provider):
-            continue
-        if entry.effective_from <= day and (chosen is None or entry.effective_from >= chosen.effective_from):
-            chosen = entry
-    return chosen
-
-
-def _model_in_force(entries: list[_ModelPrice], day: date) -> Optional[_ModelPrice]:
-    chosen: Optional[_ModelPrice] = None
-    for entry in entries:
-        if entry.effective_from <= day and (chosen is None or entry.effective_from >= chosen.effective_from):
-            chosen = entry
-    return chosen
+    return in_force((e for e in entries if provider is None or e.provider in (None, provider)), day)
 
 
 def _read_json(name: str) -> Any:
@@ -382,7 +369,7 @@ class PriceBook:
         for candidate in dict.fromkeys((model_name.lower(), name.lower(), snapshot.lower())):
             entries = self._models.get(candidate)
             if entries:
-                entry = _model_in_force(entries, when.date())
+                entry = in_force(entries, when.date())
                 if entry is None:
                     return self._unpriced(model_name, f"override for {candidate} not yet in force"), False, True
                 rates = self._filled(self._override_rates(entry, candidate), when.date())
