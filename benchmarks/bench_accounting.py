@@ -11,6 +11,7 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Optional
@@ -24,6 +25,7 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
 from opentelemetry.instrumentation.openai_assistants.accounting.estimator import RunContext, estimate_run  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.accounting.history import ThreadHistory  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook  # noqa: E402
+from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.accounting.tokens import TokenCounter  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants.model import (  # noqa: E402
     Message,
@@ -193,7 +195,30 @@ def main() -> None:
         print(f"  {size:>12} | {cold_s * 1_000:>14.2f} {cold_pages:>5} | {warm_ms:>11.3f} {pages:>5}")
 
 
+def session_bytes_per_thread(threads: int = 10_000, calls: int = 1) -> float:
+    """What the in-memory session store keeps per thread with a Code Interpreter call, while its
+    session can still get calls (window plus lateness): ids as long as the API's."""
+    store = MemorySessionStore()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    for t in range(threads):
+        thread_id = f"thread_{t:024x}"
+        for c in range(calls):
+            store.claim(thread_id, f"call_{t:012x}{c:012x}", 1_780_000_000 + t // 10 + c)
+    kept = tracemalloc.get_traced_memory()[0] - start
+    tracemalloc.stop()
+    return kept / threads
+
+
+def memory_rows() -> None:
+    print("In-memory session store: bytes kept per thread (10,000 threads, kept for window + lateness)")
+    for calls in (1, 3):
+        print(f"  {calls} Code Interpreter call(s) per thread: {session_bytes_per_thread(calls=calls):>6.0f} B")
+
+
 if __name__ == "__main__":
     main()
     print()
     pricing_rows()
+    print()
+    memory_rows()

@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import gc
 import json
 import os
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
@@ -43,6 +45,7 @@ if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
 
 import httpx2  # noqa: E402
 import openai  # noqa: E402
+import otel_floor  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
@@ -60,6 +63,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants
 
 VENVS = Path(__file__).resolve().parent / ".venvs"
 PEERS = {
+    "openai-v2": "opentelemetry-instrumentation-openai-v2",  # the official contrib instrumentation
     "openllmetry": "opentelemetry-instrumentation-openai",
     "openinference": "openinference-instrumentation-openai",
 }
@@ -395,8 +399,10 @@ class Peer(Subject):
         super().__init__()
 
     def _make(self) -> Any:
-        if self.name == "openllmetry":
-            from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+        if self.name == "openai-v2":
+            from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+        elif self.name == "openllmetry":
+            from opentelemetry.instrumentation.openai import OpenAIInstrumentor  # type: ignore[no-redef]
         else:
             from openinference.instrumentation.openai import OpenAIInstrumentor  # type: ignore[no-redef]
         return OpenAIInstrumentor()
@@ -414,6 +420,7 @@ class BackgroundClock:
     def __init__(self) -> None:
         self.cpu_s = 0.0
         self.jobs = 0
+        self.profile: Optional[cProfile.Profile] = None  # counts the background work's function calls when set
         self._lock = threading.Lock()
         try:
             from opentelemetry.instrumentation.openai_assistants.background import Background
@@ -423,9 +430,14 @@ class BackgroundClock:
 
         def timed(background: Any, fn: Any, args: Any) -> None:
             start = time.thread_time()
+            profile = self.profile
+            if profile is not None:
+                profile.enable()
             try:
                 original(background, fn, args)
             finally:
+                if profile is not None:
+                    profile.disable()
                 spent = time.thread_time() - start
                 with self._lock:
                     self.cpu_s += spent
@@ -596,6 +608,42 @@ def _spans_per_call(subject: Subject, w: Workload) -> float:
     return spans / 5
 
 
+def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[str, Any]]:
+    """Per workload that ends runs: what one run emits, the OpenTelemetry SDK's own cost of writing
+    exactly that (``otel_floor``), and the Python calls of our whole background work per run."""
+    rows = []
+    for w in (w for w in loads if w.runs_per_call):
+        meters = otel_floor.RecordingMeterProvider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        tracer_provider = TracerProvider()
+        exporter = otel_floor.KeepingExporter()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+        instrumentor = Subject()._make()
+        instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meters)
+        try:
+            w.setup()
+            for _ in range(10):  # warm: rates cached, assistant known
+                w.op()
+            instrumentor.force_flush()
+            exporter.spans.clear()
+            meters.log.clear()
+            calls = max(1, round(runs / w.runs_per_call))
+            bg.profile = cProfile.Profile()
+            for _ in range(calls):
+                w.op()
+            instrumentor.force_flush()
+            profile, bg.profile = bg.profile, None
+        finally:
+            instrumentor.uninstrument()
+        finished = round(calls * w.runs_per_call)
+        emitted = otel_floor.Emitted(finished, list(exporter.spans), list(meters.log))
+        rows.append({"name": w.name, "spans": len(emitted.spans) / finished,
+                     "measurements": len(emitted.measurements) / finished,
+                     "floor_us": otel_floor.floor_us(emitted), "woken_floor_us": otel_floor.woken_floor_us(emitted),
+                     "floor_calls": otel_floor.floor_calls(emitted),
+                     "our_calls": pstats.Stats(profile).total_calls / finished})  # type: ignore[attr-defined]
+    return rows
+
+
 # --- memory --------------------------------------------------------------------------------------------
 
 
@@ -692,6 +740,8 @@ def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...]
             "base_errors": r.base_errors,
             "bg_cpu_us_per_run": (r.bg_cpu_s / r.runs * 1e6) if r.runs and bg.jobs else None,
         })
+    if name == "ours":
+        out["floor"] = floor(loads, bg, runs=30 if quick else 100)
     if with_memory:  # peers too: what an instrumentation keeps per run is part of its cost
         out["memory"] = memory(subject, client, transport, payloads, in_flight=500 if quick else 2000,
                                finished=int(os.environ.get("BENCH_FINISHED", 10_000 if quick else 100_000)))
@@ -817,6 +867,21 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     for res in ours["results"]:
         if res["bg_cpu_us_per_run"] is not None:
             lines.append(f"- {res['name']}: {res['bg_cpu_us_per_run']:.0f} us CPU per run")
+    if ours.get("floor"):
+        lines += ["", "## The OpenTelemetry SDK's floor (ours; per finished run)", "",
+                  "What one run emits, replayed straight through a fresh SDK pipeline of the same shape: the CPU",
+                  "and Python calls the SDK itself needs for those spans and measurements, warm (back to back) and",
+                  "woken (once per run on a worker thread, as ours runs), next to our whole background work per",
+                  "run (reads of steps or containers included).", "",
+                  "| call | spans | measurements | ours: background CPU, us | SDK alone, woken, us | "
+                  "SDK alone, warm, us | ours: Python calls | SDK alone: Python calls |",
+                  "|---|---|---|---|---|---|---|---|"]
+        background = {r["name"]: r["bg_cpu_us_per_run"] for r in ours["results"]}
+        for row in ours["floor"]:
+            cpu = background.get(row["name"])
+            lines.append(f"| {row['name']} | {row['spans']:.1f} | {row['measurements']:.1f} | "
+                         f"{cpu:.0f} | {row['woken_floor_us']:.0f} | {row['floor_us']:.0f} | {row['our_calls']:.0f} | "
+                         f"{row['floor_calls']:.0f} |" if cpu is not None else f"| {row['name']} |" + " - |" * 7)
     with_memory = [r for r in all_results if r.get("memory")]
     if with_memory:
         first = with_memory[0]["memory"]

@@ -66,10 +66,16 @@ def _front_end(call: Call) -> FrontEnd:
 # --- request: the call's start, parent context and outcome ------------------------------------
 
 
-def _begin(registry: Registry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _needs_call(registry: Registry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Reads (every poll) need no call record: what they return is observed at parse time."""
     options = args[1] if len(args) > 1 else kwargs.get("options")
-    if getattr(options, "method", None) == "get" or not _active(registry):
-        return None  # reads (every poll) need no call record: what they return is observed at parse time
+    return getattr(options, "method", None) != "get" and _active(registry)
+
+
+def _begin(registry: Registry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if not _needs_call(registry, args, kwargs):
+        return None
+    options = args[1] if len(args) > 1 else kwargs.get("options")
     call = _safe("reading a request", _call_from_options, registry, instance, options)
     if call is None:
         return None
@@ -101,6 +107,9 @@ def sync_request(registry: Registry) -> Callable[..., Any]:
 
 def async_request(registry: Registry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _needs_call(registry, args, kwargs):
+            return wrapped(*args, **kwargs)  # the SDK's own coroutine: no extra frame on every await of a read
+
         async def call() -> Any:
             began = _begin(registry, instance, args, kwargs)
             try:
@@ -160,7 +169,10 @@ def _watch_sync(events: Iterator[Any], watcher: StreamWatcher) -> Iterator[Any]:
     error: Optional[BaseException] = None
     try:
         for event in events:
-            _safe("observing a stream event", watcher.event, event)
+            try:  # inline, not ``_safe``: this runs for every event of every stream
+                watcher.event(event)
+            except Exception:
+                logger.debug("openai-assistants instrumentation: observing a stream event failed", exc_info=True)
             yield event
     except GeneratorExit:
         raise
@@ -176,7 +188,10 @@ async def _watch_async(events: AsyncIterator[Any], watcher: StreamWatcher) -> As
     error: Optional[BaseException] = None
     try:
         async for event in events:
-            _safe("observing a stream event", watcher.event, event)
+            try:  # inline, not ``_safe``: this runs for every event of every stream
+                watcher.event(event)
+            except Exception:
+                logger.debug("openai-assistants instrumentation: observing a stream event failed", exc_info=True)
             yield event
     except GeneratorExit:
         raise

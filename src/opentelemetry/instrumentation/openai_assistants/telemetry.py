@@ -58,17 +58,19 @@ class Telemetry:
         if invocation.status is not None:
             root.attributes = {**root.attributes, **view.run_attributes()}
         tools: dict[str, SpanContext] = {}
-        self._span(invocation, root, invocation.parent, view, tools)
+        written: list[SpanRecord] = []
+        self._span(invocation, root, invocation.parent, view, tools, written)
+        self._span_metrics(invocation, written)
         if invocation.status is not None:
             self._run_metrics(invocation, view)
         return tools
 
     def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger,
-              tools: dict[str, SpanContext]) -> None:
-        self._record_span_metrics(invocation, record)
+              tools: dict[str, SpanContext], written: list[SpanRecord]) -> None:
+        written.append(record)
         if not invocation.spans:
             for sub in record.children:
-                self._span(invocation, sub, parent, view, tools)
+                self._span(invocation, sub, parent, view, tools, written)
             return
         attrs: Attrs = dict(record.attributes)
         if record.inference_id is not None:
@@ -83,26 +85,39 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, record.status_message or record.error))
         child = trace.set_span_in_context(span)
         for sub in record.children:
-            self._span(invocation, sub, child, view, tools)
+            self._span(invocation, sub, child, view, tools, written)
         span.end(record.end_ns)
         if record.tool is not None and record.tool_call_id:
             tools[record.tool_call_id] = span.get_span_context()
 
-    def _record_span_metrics(self, invocation: Invocation, record: SpanRecord) -> None:
-        if record.timed:
-            self._duration(record.end_ns - record.start_ns, record.operation, invocation, record.error)
-        if record.tool is not None:
-            labels = {sc.GEN_AI_TOOL_TYPE: record.tool[0], sc.GEN_AI_TOOL_NAME: record.tool[1],
-                      sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
-                      **_project_label(invocation)}
-            self.instruments.tool_calls.add(1, labels)
-
     # --- metrics ----------------------------------------------------------------------------------
 
+    def _span_metrics(self, invocation: Invocation, records: list[SpanRecord]) -> None:
+        """Durations of the timed spans, and tool calls counted once per tool of the run: each
+        measurement costs the metrics SDK a few microseconds, so equal label sets are added up first."""
+        base: Optional[Attrs] = None
+        tools: dict[tuple[str, str], int] = {}
+        for record in records:
+            if record.timed:
+                if base is None:
+                    base = self._duration_labels(invocation)
+                labels = {**base, sc.GEN_AI_OPERATION_NAME: record.operation}
+                if record.error:
+                    labels[sc.ERROR_TYPE] = record.error
+                self.instruments.duration.record(max(record.end_ns - record.start_ns, 0) / 1e9, labels)
+            if record.tool is not None:
+                tools[record.tool] = tools.get(record.tool, 0) + 1
+        if tools:
+            common = {sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
+                      **_project_label(invocation)}
+            for (tool_type, name), count in tools.items():
+                self.instruments.tool_calls.add(count, {sc.GEN_AI_TOOL_TYPE: tool_type, sc.GEN_AI_TOOL_NAME: name,
+                                                        **common})
+
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
-        labels = {**self.model_labels(invocation), sc.STATUS: invocation.status}
-        self.instruments.runs.add(1, _clean(labels))
-        view.record(self.instruments, self.model_labels(invocation), server=invocation.server)
+        labels = self.model_labels(invocation)
+        self.instruments.runs.add(1, {**labels, sc.STATUS: invocation.status})
+        view.record(self.instruments, labels, server=invocation.server)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
@@ -110,11 +125,10 @@ class Telemetry:
                        **(invocation.metadata if self.settings.metadata_metric_labels else {}),
                        **_project_label(invocation)})
 
-    def _duration(self, ns: int, operation: str, invocation: Invocation, error: Optional[str]) -> None:
-        labels = {sc.GEN_AI_OPERATION_NAME: operation, sc.GEN_AI_PROVIDER_NAME: invocation.provider,
-                  sc.GEN_AI_REQUEST_MODEL: invocation.model, sc.ERROR_TYPE: error,
-                  sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name), **invocation.server}
-        self.instruments.duration.record(max(ns, 0) / 1e9, _clean(labels))
+    def _duration_labels(self, invocation: Invocation) -> Attrs:
+        return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
+                       sc.OPENAI_API_TYPE: invocation.api, **self._agent_label(invocation.agent_name),
+                       **invocation.server})
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
         return {sc.GEN_AI_AGENT_NAME: name} if self.settings.assistant_label and name else {}
@@ -265,9 +279,11 @@ class Ledger:
         account = self.account
         if account is None:
             return
+        sources: dict[str, int] = {}  # inferences by usage source, added once each
         for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
                                step.usage.source, server)
+            sources[step.usage.source] = sources.get(step.usage.source, 0) + 1
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
                 self._record_unpriced(instruments, labels, step.usage.input_tokens, step.usage.output_tokens)
@@ -275,9 +291,13 @@ class Ledger:
         if run_leaf is not None:
             self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
                                run_leaf.usage.source, server)
+            sources[run_leaf.usage.source] = sources.get(run_leaf.usage.source, 0) + 1
             if run_leaf.unpriced_reason:
                 self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
                                       run_leaf.usage.output_tokens)
+        model = _model_only(labels)
+        for source, count in sources.items():
+            instruments.usage_steps.add(count, {**model, sc.USAGE_SOURCE: source})
         agent = {k: v for k, v in labels.items()
                  if k in (sc.GEN_AI_AGENT_NAME, sc.GEN_AI_PROVIDER_NAME, sc.OPENAI_API_TYPE, sc.PROJECT)}
         opened = sum(1 for c in self.calls.values() if c.session_opened)
@@ -297,7 +317,6 @@ class Ledger:
         base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
-        instruments.usage_steps.add(1, {**_model_only(labels), sc.USAGE_SOURCE: source})
 
     @staticmethod
     def _record_unpriced(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int) -> None:

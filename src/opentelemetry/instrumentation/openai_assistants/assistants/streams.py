@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
+from ..fields import fields
 from . import observe
 
 if TYPE_CHECKING:
@@ -42,13 +43,16 @@ class RunStreamWatcher:
         self._step_runs: dict[str, str] = {}
 
     def event(self, event: Any) -> None:
-        name = observe.text(observe.get(event, "event")) or ""
+        values = fields(event)  # once: this runs for every event of every stream
+        name = values.get("event")
+        if not isinstance(name, str):
+            return
         if name.startswith(_STEP_PREFIX):
-            self._step_event(name[len(_STEP_PREFIX):], observe.get(event, "data"), time.time_ns())
+            self._step_event(name[len(_STEP_PREFIX):], values.get("data"), time.time_ns())
         elif name.startswith(_RUN_PREFIX):
-            self._run_event(name, observe.get(event, "data"), time.time_ns())
+            self._run_event(name, values.get("data"), time.time_ns())
         elif name in _MESSAGE_DONE:  # message deltas, most of a stream, are only looked at by name
-            message = observe.message(observe.get(event, "data"))
+            message = observe.message(values.get("data"))
             if message is not None:
                 self._tracker.observe_message(message)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-from ..fields import get, text
+from ..fields import fields
 from . import observe
 
 if TYPE_CHECKING:
@@ -47,21 +47,22 @@ class ResponseStreamWatcher:
         self._looked_up: Optional[str] = None
 
     def event(self, event: Any) -> None:
-        kind = text(get(event, "type")) or ""
+        values = fields(event)  # once: this runs for every event of every stream
+        kind = values.get("type")
+        if not isinstance(kind, str):
+            return
         if kind in _DELTAS:  # most of a stream: looked at by name, kept as text
-            self._streamed(get(event, "delta"))
+            if self._looked_up != self._id:
+                self._looked_up, self._state = self._id, self._tracker.live(self._id)
+            delta = values.get("delta")
+            if self._state is not None and isinstance(delta, str):
+                self._state.streamed(delta)  # only this stream writes it; read once the response has ended
         elif kind in _RESPONSE_EVENTS:
-            self._response_event(kind, get(event, "response"))
+            self._response_event(kind, values.get("response"))
         elif kind == "response.output_item.added":
-            self._tracker.item_started(self._id, get(event, "item"), time.time_ns())
+            self._tracker.item_started(self._id, values.get("item"), time.time_ns())
         elif kind == "response.output_item.done":
-            self._tracker.item_done(self._id, get(event, "item"), time.time_ns())
-
-    def _streamed(self, delta: Any) -> None:
-        if self._looked_up != self._id:
-            self._looked_up, self._state = self._id, self._tracker.live(self._id)
-        if self._state is not None and isinstance(delta, str):
-            self._state.streamed(delta)  # only this stream writes it; read once the response has ended
+            self._tracker.item_done(self._id, values.get("item"), time.time_ns())
 
     def _response_event(self, kind: str, data: Any) -> None:
         response = observe.response(data)
