@@ -67,6 +67,9 @@ PEERS = {
     "openllmetry": "opentelemetry-instrumentation-openai",
     "openinference": "openinference-instrumentation-openai",
 }
+# openai-v2 2.4b0 imports httpx, which openai 3.x (httpx2) no longer brings, and a module that
+# opentelemetry-util-genai dropped in 1.2b0
+PEER_NEEDS = {"openai-v2": ["httpx", "opentelemetry-util-genai==1.1b0"]}
 MODEL = "gpt-4o"
 BASE_URL = "http://assistants.bench/v1"
 
@@ -757,7 +760,7 @@ def _peer_python(name: str) -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     sdk = importlib_metadata.version("opentelemetry-sdk")
-    packages = [f"openai=={openai.__version__}", f"opentelemetry-sdk=={sdk}", PEERS[name]]
+    packages = [f"openai=={openai.__version__}", f"opentelemetry-sdk=={sdk}", PEERS[name], *PEER_NEEDS.get(name, [])]
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
                    check=True)
     return python
