@@ -724,7 +724,7 @@ def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...]
     bg = BackgroundClock()
     loads = [w for w in workloads(client, transport, payloads, scale=0.4 if quick else 1.0)
              if not only or any(o in w.name for o in only)]
-    results = measure(subject, loads, pairs=6 if quick else 24, bg=bg)
+    results = measure(subject, loads, pairs=int(os.environ.get("BENCH_PAIRS", 6 if quick else 24)), bg=bg)
     per_call = {w.name: _spans_per_call(subject, w) for w in loads}
     out: dict[str, Any] = {
         "subject": name,

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from opentelemetry.trace import StatusCode
+from responses_helpers import points, total
 from spanutil import assert_tree_is_sound, attrs, children, named, one
 
 from opentelemetry import trace
@@ -85,6 +86,23 @@ def test_create_and_poll(api: Any, instrumented: Any, script: str, tools: int) -
         assert span.kind == trace.SpanKind.INTERNAL
     assert one(spans, "create_agent").name == "create_agent Helper"
     assert len(spans) == 2 + (1 if script == "text" else 2) + tools
+
+
+@pytest.mark.parametrize("script,tools,steps", [("text", 0, 1), ("code_interpreter_multi", 2, 2),
+                                                ("file_search", 1, 2)])
+def test_metrics_count_each_tool_call_and_inference_once(api: Any, instrumented: Any, script: str, tools: int,
+                                                         steps: int) -> None:
+    """Equal label sets are added up before they reach the metrics SDK: the totals stay one per call."""
+    assistant, thread = start(api, script)
+    api(api.client.beta.threads.runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id)
+    assert total(instrumented, "openai_cost.tool_calls") == tools
+    assert {p.attributes["gen_ai.tool.name"]: p.value for p in points(instrumented, "openai_cost.tool_calls")} == (
+        {script.removesuffix("_multi"): tools} if tools else {})
+    assert total(instrumented, "openai_cost.usage.inferences", **{"openai_cost.usage.source": "reported"}) == steps
+    durations = points(instrumented, "gen_ai.client.operation.duration", **{"gen_ai.operation.name": "chat"})
+    assert sum(p.count for p in durations) == steps
+    assert sum(p.count for p in points(instrumented, "gen_ai.client.operation.duration",
+                                       **{"gen_ai.operation.name": "invoke_agent"})) == 1
 
 
 def test_polls_and_lists_do_not_add_spans(api: Any, instrumented: Any, fake_api: Any) -> None:
