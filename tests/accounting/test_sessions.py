@@ -6,12 +6,13 @@ import multiprocessing
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 import redis
 from accounting_helpers import claim_all_in_random_order
 
+from opentelemetry.instrumentation.openai_assistants.accounting import sessions
 from opentelemetry.instrumentation.openai_assistants.accounting.sessions import (
     MemorySessionStore,
     RedisSessionStore,
@@ -94,6 +95,29 @@ def test_claims_are_idempotent(make_store: StoreFactory) -> None:
     assert store.claim("t", "c2", T0 + 5).opened is False
     assert store.claim("t", "c1", T0) == first  # the same call again: the same decision
     assert store.claim("t", "c1", T0 + 999) == first
+
+
+def test_a_threads_decisions_are_kept_up_to_the_bound_oldest_forgotten_first(monkeypatch: Any) -> None:
+    monkeypatch.setattr(sessions, "MAX_CALLS_PER_THREAD", 3)
+    store = MemorySessionStore()
+    decisions = [store.claim("t", f"c{i}", T0 + i) for i in range(5)]
+    assert decisions[0].opened and not any(d.opened for d in decisions[1:])
+    state = store._threads["t"]
+    assert state.first_call is None and list(state.more_calls or {}) == ["c2", "c3", "c4"]
+    for i in (2, 3, 4):  # remembered: the same decision, whatever the time given
+        assert store.claim("t", f"c{i}", T0 + 999) == decisions[i]
+    # c0, forgotten, is decided again from the thread's sessions: inside its session, never billed again
+    assert store.claim("t", "c0", T0) == SessionDecision(False, False, T0)
+
+
+def test_one_call_per_thread_keeps_no_dict_of_decisions() -> None:
+    store = MemorySessionStore()
+    first = store.claim("t", "c1", T0)
+    state = store._threads["t"]
+    assert (state.first_call, state.first_decision, state.more_calls) == ("c1", first, None)
+    assert store.claim("t", "c1", T0 + 5) == first
+    store.claim("t", "c2", T0 + 6)
+    assert state.first_call == "c1" and list(state.more_calls or {}) == ["c2"]
 
 
 def test_memory_store_is_bounded() -> None:

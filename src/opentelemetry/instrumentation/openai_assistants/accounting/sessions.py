@@ -81,12 +81,37 @@ def decide(
 
 
 class _ThreadSessions:
-    __slots__ = ("calls", "keep_until", "sessions")
+    """One thread's sessions and decisions, kept small: most threads see one Code Interpreter call,
+    whose decision is held inline; a dict is made only for a thread's second call (saves ~180 B)."""
+
+    __slots__ = ("first_call", "first_decision", "keep_until", "more_calls", "sessions")
 
     def __init__(self) -> None:
         self.sessions: list[Session] = []
-        self.calls: dict[str, SessionDecision] = {}  # insertion-ordered: the oldest first
+        self.first_call: Optional[str] = None  # the oldest call still remembered
+        self.first_decision: Optional[SessionDecision] = None
+        self.more_calls: Optional[dict[str, SessionDecision]] = None  # later calls, insertion-ordered
         self.keep_until = 0  # API time after which no call of this thread's sessions is expected
+
+    def decision(self, call_id: str) -> Optional[SessionDecision]:
+        if call_id == self.first_call:
+            return self.first_decision
+        return self.more_calls.get(call_id) if self.more_calls else None
+
+    def remember(self, call_id: str, decision: SessionDecision) -> None:
+        """Keep a decision; past ``MAX_CALLS_PER_THREAD`` the oldest is forgotten."""
+        if self.first_call is None and not self.more_calls:
+            self.first_call, self.first_decision = call_id, decision
+            return
+        if self.more_calls is None:
+            self.more_calls = {}
+        self.more_calls[call_id] = decision
+        if len(self.more_calls) + (self.first_call is not None) <= MAX_CALLS_PER_THREAD:
+            return
+        if self.first_call is not None:
+            self.first_call = self.first_decision = None
+        else:
+            del self.more_calls[next(iter(self.more_calls))]
 
 
 class MemorySessionStore(MemoryContainerClaims):
@@ -132,12 +157,10 @@ class MemorySessionStore(MemoryContainerClaims):
                 state = self._threads[thread_id] = _ThreadSessions()
             else:
                 self._threads.move_to_end(thread_id)
-            decision = state.calls.get(call_id)
+            decision = state.decision(call_id)
             if decision is None:
                 decision, state.sessions = decide(state.sessions, ts, self.window_s, self.idle_s, call_id)
-                state.calls[call_id] = decision
-                if len(state.calls) > MAX_CALLS_PER_THREAD:
-                    del state.calls[next(iter(state.calls))]
+                state.remember(call_id, decision)
                 state.keep_until = max(s[0] for s in state.sessions) + self.window_s + self.lateness_s
             live = self._expire()
         for _ in range(live):
