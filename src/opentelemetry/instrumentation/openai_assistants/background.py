@@ -78,6 +78,8 @@ class Background:
                 logger.debug("openai-assistants sweep failed", exc_info=True)
 
     def ensure_ticking(self) -> None:
+        if self._executor is not None and (self._ticker is not None or self._tick_s <= 0):
+            return  # already running (every tracked run asks): no lock on the caller's path
         with self._lock:
             self._pool()
 

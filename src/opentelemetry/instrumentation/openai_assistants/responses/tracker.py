@@ -123,7 +123,8 @@ class ResponseTracker:
             if state is None:
                 if not created and (not self.settings.trace_observed_runs or self._seen_ended(response)):
                     return
-                state = self._track(call, response)
+                # a response already ended when first seen (most plain creates) is finished, not tracked
+                state = self._new_state(call, response) if response.terminal else self._track(call, response)
             if self.is_creation(call):
                 call.state["response"] = response.id
             state.response = response
