@@ -614,13 +614,15 @@ def _spans_per_call(subject: Subject, w: Workload) -> float:
 def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[str, Any]]:
     """Per workload that ends runs: what one run emits, the OpenTelemetry SDK's own cost of writing
     exactly that (``otel_floor``), and the Python calls of our whole background work per run."""
+    from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor  # ours only: not in peers' venvs
+
     rows = []
     for w in (w for w in loads if w.runs_per_call):
         meters = otel_floor.RecordingMeterProvider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
         tracer_provider = TracerProvider()
         exporter = otel_floor.KeepingExporter()
         tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-        instrumentor = Subject()._make()
+        instrumentor = AssistantsInstrumentor()
         instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meters)
         try:
             w.setup()

@@ -66,16 +66,17 @@ def _front_end(call: Call) -> FrontEnd:
 # --- request: the call's start, parent context and outcome ------------------------------------
 
 
-def _needs_call(registry: Registry, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def _options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[1] if len(args) > 1 else kwargs.get("options")
+
+
+def _needs_call(registry: Registry, options: Any) -> bool:
     """Reads (every poll) need no call record: what they return is observed at parse time."""
-    options = args[1] if len(args) > 1 else kwargs.get("options")
     return getattr(options, "method", None) != "get" and _active(registry)
 
 
-def _begin(registry: Registry, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if not _needs_call(registry, args, kwargs):
-        return None
-    options = args[1] if len(args) > 1 else kwargs.get("options")
+def _begin(registry: Registry, instance: Any, options: Any) -> Any:
+    """The call record of a request that needs one (``_needs_call``), made current."""
     call = _safe("reading a request", _call_from_options, registry, instance, options)
     if call is None:
         return None
@@ -93,7 +94,8 @@ def _end(began: Any, error: Optional[BaseException]) -> None:
 
 def sync_request(registry: Registry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        began = _begin(registry, instance, args, kwargs)
+        options = _options(args, kwargs)
+        began = _begin(registry, instance, options) if _needs_call(registry, options) else None
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:
@@ -107,11 +109,12 @@ def sync_request(registry: Registry) -> Callable[..., Any]:
 
 def async_request(registry: Registry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        if not _needs_call(registry, args, kwargs):
+        options = _options(args, kwargs)
+        if not _needs_call(registry, options):
             return wrapped(*args, **kwargs)  # the SDK's own coroutine: no extra frame on every await of a read
 
         async def call() -> Any:
-            began = _begin(registry, instance, args, kwargs)
+            began = _begin(registry, instance, options)
             try:
                 result = await wrapped(*args, **kwargs)
             except BaseException as error:
@@ -169,10 +172,7 @@ def _watch_sync(events: Iterator[Any], watcher: StreamWatcher) -> Iterator[Any]:
     error: Optional[BaseException] = None
     try:
         for event in events:
-            try:  # inline, not ``_safe``: this runs for every event of every stream
-                watcher.event(event)
-            except Exception:
-                logger.debug("openai-assistants instrumentation: observing a stream event failed", exc_info=True)
+            _safe("observing a stream event", watcher.event, event)
             yield event
     except GeneratorExit:
         raise
@@ -188,10 +188,7 @@ async def _watch_async(events: AsyncIterator[Any], watcher: StreamWatcher) -> As
     error: Optional[BaseException] = None
     try:
         async for event in events:
-            try:  # inline, not ``_safe``: this runs for every event of every stream
-                watcher.event(event)
-            except Exception:
-                logger.debug("openai-assistants instrumentation: observing a stream event failed", exc_info=True)
+            _safe("observing a stream event", watcher.event, event)
             yield event
     except GeneratorExit:
         raise

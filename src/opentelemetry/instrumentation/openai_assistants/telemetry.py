@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 from opentelemetry.trace import Span, SpanContext, Status, StatusCode, Tracer
 
@@ -58,19 +58,17 @@ class Telemetry:
         if invocation.status is not None:
             root.attributes = {**root.attributes, **view.run_attributes()}
         tools: dict[str, SpanContext] = {}
-        written: list[SpanRecord] = []
-        self._span(invocation, root, invocation.parent, view, tools, written)
-        self._span_metrics(invocation, written)
+        self._span(invocation, root, invocation.parent, view, tools)
+        self._span_metrics(invocation, list(_walk(root)))
         if invocation.status is not None:
             self._run_metrics(invocation, view)
         return tools
 
     def _span(self, invocation: Invocation, record: SpanRecord, parent: Any, view: Ledger,
-              tools: dict[str, SpanContext], written: list[SpanRecord]) -> None:
-        written.append(record)
+              tools: dict[str, SpanContext]) -> None:
         if not invocation.spans:
             for sub in record.children:
-                self._span(invocation, sub, parent, view, tools, written)
+                self._span(invocation, sub, parent, view, tools)
             return
         attrs: Attrs = dict(record.attributes)
         if record.inference_id is not None:
@@ -85,7 +83,7 @@ class Telemetry:
             span.set_status(Status(StatusCode.ERROR, record.status_message or record.error))
         child = trace.set_span_in_context(span)
         for sub in record.children:
-            self._span(invocation, sub, child, view, tools, written)
+            self._span(invocation, sub, child, view, tools)
         span.end(record.end_ns)
         if record.tool is not None and record.tool_call_id:
             tools[record.tool_call_id] = span.get_span_context()
@@ -95,12 +93,10 @@ class Telemetry:
     def _span_metrics(self, invocation: Invocation, records: list[SpanRecord]) -> None:
         """Durations of the timed spans, and tool calls counted once per tool of the run: each
         measurement costs the metrics SDK a few microseconds, so equal label sets are added up first."""
-        base: Optional[Attrs] = None
+        base = self._duration_labels(invocation)
         tools: dict[tuple[str, str], int] = {}
         for record in records:
             if record.timed:
-                if base is None:
-                    base = self._duration_labels(invocation)
                 labels = {**base, sc.GEN_AI_OPERATION_NAME: record.operation}
                 if record.error:
                     labels[sc.ERROR_TYPE] = record.error
@@ -135,6 +131,12 @@ class Telemetry:
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
+
+
+def _walk(record: SpanRecord) -> Iterator[SpanRecord]:
+    yield record
+    for sub in record.children:
+        yield from _walk(sub)
 
 
 def _project_label(invocation: Invocation) -> Attrs:
