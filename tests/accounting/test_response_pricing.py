@@ -125,17 +125,25 @@ def test_tiers_from_genai_prices_once_it_has_them() -> None:
     ],
 )
 def test_background_completion_window(window: str, expected: tuple[str, ...]) -> None:
+    """Terms that kept the window (a background, non-streamed request at the standard tier: terms.py)."""
     c = cost("gpt-5", SEP_2026, window=window)
     assert parts(c) == d(*expected)
     assert c.modifiers == ("" if window == "soonest" else f"window:{window}")
 
 
-def test_flex_with_an_8h_window_and_cached_reads() -> None:
-    c = cost("gpt-5", SEP_2026, tier="flex", window="8h")
-    # 0.5 x 0.6 = 0.3x: 5,000 x $0.375 = $0.001875; 4,000 x $0.0375 = $0.00015;
-    # 1,000 x $0.375 = $0.000375; 2,000 x $3 = $0.006.
-    assert parts(c) == d("0.001875", "0.00015", "0.000375", "0.006")
-    assert c.modifiers == "flex,window:8h"
+def test_a_flex_response_asking_for_an_8h_window_pays_flex_rates_only() -> None:
+    from opentelemetry.instrumentation.openai_assistants.accounting.terms import response_terms
+    from opentelemetry.instrumentation.openai_assistants.model import Response, ResponseRequest
+
+    request = ResponseRequest(service_tier="flex", background=True, completion_window="8h")
+    terms = response_terms(request, Response(id="resp_1", status="completed", service_tier="flex"), None)
+    assert terms.completion_window is None and terms.window_waived
+    found = PriceBook().token_cost("gpt-5", USAGE, SEP_2026, terms=terms)
+    assert isinstance(found, TokenCost)
+    # flex 0.5x only: 5,000 x $0.625 = $0.003125; 4,000 x $0.0625 = $0.00025;
+    # 1,000 x $0.625 = $0.000625; 2,000 x $5 = $0.01.
+    assert parts(found) == d("0.003125", "0.00025", "0.000625", "0.01")
+    assert found.modifiers == "flex"
 
 
 def test_long_context_from_the_table_above_272k_input_tokens() -> None:

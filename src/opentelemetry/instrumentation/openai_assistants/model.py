@@ -156,6 +156,7 @@ class PriceTerms:
     service_tier: Optional[str] = None  # as served: default | flex | priority | scale | auto
     completion_window: Optional[str] = None  # background_options.completion_window: soonest | 2h | 8h
     regional: bool = False  # regional data processing
+    window_waived: Optional[str] = None  # why a requested completion window is not discounted
 
 
 TERMINAL_RESPONSE_STATUSES = frozenset({"completed", "failed", "cancelled", "incomplete"})
@@ -202,6 +203,7 @@ class ResponseRequest:
     background: bool = False
     completion_window: Optional[str] = None  # background_options.completion_window
     tool_outputs: list[str] = field(default_factory=list)  # call ids of function outputs sent back
+    stream: bool = False  # created with stream=true (the completion window's discount needs it off)
 
 
 DEFAULT_CONTAINER_EXPIRY_MINUTES = 20

@@ -92,6 +92,16 @@ def _entries(raw: Any, source: str) -> list[Entry]:
     return [_entry(item if isinstance(item, Mapping) else {"multiplier": item}, source) for item in items]
 
 
+def _hosts(raw: Any) -> list[str]:
+    """Host names of a ``regional_hosts`` entry: ``{"hosts": [...]}`` or a plain list (overrides add)."""
+    if raw is None:
+        return []
+    hosts = raw.get("hosts", []) if isinstance(raw, Mapping) else raw
+    if isinstance(hosts, str) or not all(isinstance(h, str) for h in hosts):
+        raise ValueError(f"regional_hosts must list host names: {raw!r}")
+    return list(hosts)
+
+
 def _in_force(entries: list[Entry], day: date, model_name: Optional[str] = None) -> Optional[Entry]:
     return in_force((e for e in entries if model_name is None or e.applies_to(model_name)), day)
 
@@ -102,6 +112,8 @@ class Modifiers:
     def __init__(self, builtin: Mapping[str, Any], override: Mapping[str, Any], override_source: str) -> None:
         self._aliases = {**dict(builtin.get("tier_aliases", {})), **dict(override.get("tier_aliases", {}))}
         self._layers = [self._read(override, override_source), self._read(builtin, "prices/token_modifiers.json")]
+        hosts = [*_hosts(builtin.get("regional_hosts")), *_hosts(override.get("regional_hosts"))]
+        self.regional_hosts = frozenset(h.lower().rstrip(".") for h in hosts)
 
     @staticmethod
     def _read(data: Mapping[str, Any], source: str) -> dict[str, list[Entry]]:

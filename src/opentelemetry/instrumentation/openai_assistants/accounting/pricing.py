@@ -47,6 +47,7 @@ Override file format (JSON; money as strings or numbers, per 1M tokens)::
          "long_context": [{"effective_from": "2026-03-05", "models": ["gpt-5.4+"], "above_input_tokens": 272000,
                            "input_multiplier": "2", "output_multiplier": "1.5"}],
          "regional": [{"effective_from": "2026-03-05", "models": ["gpt-5.4+"], "multiplier": "1.1"}],
+         "regional_hosts": {"hosts": ["eu.api.example-proxy.internal"]},
          "prompt_cache": [{"models": ["gpt-5.6+"], "cached_input_multiplier": "0.1",
                            "cache_write_multiplier": "1.25"}]}}
 
@@ -54,7 +55,9 @@ Override file format (JSON; money as strings or numbers, per 1M tokens)::
 In ``token_modifiers`` every entry may carry ``effective_from`` (default 1970-01-01), ``source`` and
 ``models`` (``gpt-5.4+``: every gpt-X.Y at or above 5.4; other patterns: that model and its dated
 snapshots; absent: all models); an override entry in force wins over the shipped ones of the same
-name. The shipped file ``prices/token_modifiers.json`` documents each entry's source.
+name. ``regional_hosts`` adds host names to the shipped data-residency hosts. The shipped file
+``prices/token_modifiers.json`` documents each entry's source. Which terms apply to a response
+(served tier, eligible window, regional host) is decided by ``terms.py``, never here.
 """
 
 from __future__ import annotations
@@ -290,6 +293,11 @@ class PriceBook:
         self._rates: LruCache[Union[Rates, Unpriced]] = LruCache(cache_size)
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def regional_hosts(self) -> frozenset[str]:
+        """Data-residency hosts: a request sent to one is regional processing (shipped list plus overrides)."""
+        return self._modifiers.regional_hosts
 
     def resolve_model(self, model_name: Optional[str]) -> Optional[str]:
         """The model behind a deployment name (unchanged when it is no known deployment)."""

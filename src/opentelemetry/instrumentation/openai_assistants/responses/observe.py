@@ -134,6 +134,7 @@ def request(body: Any) -> ResponseRequest:
         background=get(body, "background") is True,
         completion_window=text(window),
         tool_outputs=[o for o in outputs if o],
+        stream=get(body, "stream") is True,
     )
 
 

@@ -10,10 +10,11 @@ from .. import semconv as sc
 from ..accounting.account import RunAccount
 from ..accounting.inference import account_inference
 from ..accounting.pricing import PriceBook
+from ..accounting.terms import response_terms
 from ..accounting.tokens import TokenCounter
 from ..background import Background
 from ..config import Settings
-from ..model import PriceTerms, Usage
+from ..model import Usage
 from ..telemetry import Telemetry
 from . import observe
 from .hosted import HostedTools
@@ -57,7 +58,8 @@ class ResponseFinisher:
         if state.end_reason == "request_failed":
             return None  # refused: nothing billed
         usage = response.usage or (self.estimate(state) if estimate else None)
-        terms = PriceTerms(service_tier=response.service_tier, completion_window=request.completion_window)
+        terms = response_terms(request, response, state.server_address, self._prices.regional_hosts,
+                               self._settings.regional_processing)
         model = request.model or response.model
         account = account_inference(response.id, model, usage, prices=self._prices,
                                     created_at=response.created_at, provider=state.provider, terms=terms,
