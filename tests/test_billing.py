@@ -174,3 +174,46 @@ def test_a_different_session_rule_bills_more_sessions(billed: FakeAssistantsAPI)
         assert _by_kind(metrics)["code_interpreter_session"] == Decimal("0.03") * _sessions(metrics)
     finally:
         billed.billing.session_rule = "thread_hour"
+
+
+def _run(billed: FakeAssistantsAPI, *, blocked: tuple[str, ...] = (), **env_vars: str) -> subprocess.CompletedProcess[str]:
+    """The console script with ``--once``; ``blocked`` modules fail to import (an extra not installed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
+    env.update(OPENAI_BASE_URL=billed.base_url, OPENAI_ADMIN_KEY=billed.billing.admin_key, **env_vars)
+    code = (f"import sys; sys.modules.update(dict.fromkeys({list(blocked)!r}));"
+            f"from {MODULE}.cli import main; sys.exit(main(['--once', '--window-days', '2']))")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+@pytest.mark.parametrize("missing", ["openai", "opentelemetry.sdk.metrics", "opentelemetry.exporter.otlp"])
+def test_without_its_extra_the_script_says_what_to_install_in_one_line(billed: FakeAssistantsAPI,
+                                                                       missing: str) -> None:
+    result = _run(billed, blocked=(missing,), OTEL_METRICS_EXPORTER="otlp")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "pip install 'opentelemetry-instrumentation-openai-assistants[billing]'" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_otel_metrics_exporter_console_and_none(billed: FakeAssistantsAPI) -> None:
+    console = _run(billed, OTEL_METRICS_EXPORTER="console")
+    assert console.returncode == 0, console.stderr
+    assert sc.METRIC_BILLED_SPEND in console.stdout  # the console exporter printed the billed figures
+    nothing = _run(billed, OTEL_METRICS_EXPORTER="none")
+    assert nothing.returncode == 0 and sc.METRIC_BILLED_SPEND not in nothing.stdout, nothing.stderr
+    unknown = _run(billed, OTEL_METRICS_EXPORTER="carrier-pigeon")
+    assert unknown.returncode == 2 and "carrier-pigeon" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_once_exits_non_zero_when_the_export_failed(billed: FakeAssistantsAPI) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = _run(billed, OTEL_METRICS_EXPORTER="otlp", OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="http/protobuf",
+                  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=f"http://127.0.0.1:{port}/v1/metrics",
+                  OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="2")
+    assert result.returncode == 1, result.stderr
+    assert "exporting the metrics failed" in result.stderr

@@ -2,9 +2,11 @@
 
 Options fall back to environment variables (``OPENAI_BILLING_*``); the admin key comes only from
 ``OPENAI_ADMIN_KEY`` or a file (never a command-line argument, which other users can list). Metrics
-leave by OTLP under the standard ``OTEL_*`` variables, or as a Prometheus endpoint with
-``OTEL_METRICS_EXPORTER=prometheus``. Exit codes: 0 after ``--once``, 2 for a refused or missing key
-or bad options. Logs name endpoints, status codes and exception types, never keys or figures' owners.
+leave as ``OTEL_METRICS_EXPORTER`` says (``otlp``, the default, under the standard ``OTEL_EXPORTER_OTLP_*``
+variables; ``console``; ``prometheus``, an endpoint; ``none``). Exit codes: 0 after a ``--once`` whose
+reads and export succeeded, 1 when one failed, 2 for a refused or missing key, bad options or a
+missing ``billing`` extra (said in one line). Logs name endpoints, status codes and exception types,
+never keys or figures' owners.
 """
 
 from __future__ import annotations
@@ -17,18 +19,19 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from .exporter import Exporter, KeyRefused
 from .ledger import Ledger
 from .lineitems import load
 from .metrics import BillingInstruments
-from .otel import meter_provider
+from .otel import ExportWatch, UnknownExporter, meter_provider
 from .reader import Reader
 
 logger = logging.getLogger("openai_billing_exporter")
 PROG = "openai-billing-exporter"
 MAX_WINDOW_DAYS = 31  # the usage endpoints' limit for daily buckets
+EXTRA = "opentelemetry-instrumentation-openai-assistants[billing]"
 
 
 @dataclass(frozen=True)
@@ -85,17 +88,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not key:
         print(f"{PROG}: no admin key: set OPENAI_ADMIN_KEY or --admin-key-file", file=sys.stderr)
         return 2
-    import openai
+    watch = ExportWatch()
+    try:
+        import openai
 
+        provider = meter_provider(watch)
+    except ImportError as missing:
+        print(f"{PROG}: {missing.name or 'a dependency'} is not installed: pip install '{EXTRA}'", file=sys.stderr)
+        return 2
+    except UnknownExporter as unknown:
+        print(f"{PROG}: {unknown}", file=sys.stderr)
+        return 2
     client = openai.OpenAI(admin_api_key=key, max_retries=options.max_retries)
-    provider = meter_provider()
     ledger = Ledger()
     instruments = BillingInstruments(provider.get_meter("opentelemetry.instrumentation.openai_assistants.billing"),
                                      ledger)
     exporter = Exporter(Reader(client, load(options.line_items), options.projects), ledger, instruments,
                         options.window_days)
     try:
-        return _loop(exporter, options)
+        return _loop(exporter, options, provider, watch)
     except KeyRefused as refused:
         print(f"{PROG}: the admin key was refused ({refused}): use an organization admin key "
               "with read access to usage and costs", file=sys.stderr)
@@ -104,14 +115,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         provider.shutdown()
 
 
-def _loop(exporter: Exporter, options: Options) -> int:
+def _loop(exporter: Exporter, options: Options, provider: Any, watch: ExportWatch) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     failures = 0
     while True:
         ok = exporter.read_once()
         if options.once:
-            return 0
+            return _once(ok, provider, watch)
         failures = 0 if ok else failures + 1
         wait = options.interval_s if ok else min(options.interval_s, 5.0 * 2 ** min(failures, 10))
         logger.info("read %s; next in %.0f s", "done" if ok else "incomplete", wait)
@@ -120,6 +131,17 @@ def _loop(exporter: Exporter, options: Options) -> int:
                 return 0
         except KeyboardInterrupt:
             return 0
+
+
+def _once(read_ok: bool, provider: Any, watch: ExportWatch) -> int:
+    """Export what was read now; 1 when a read or the export failed (a cron job must see it)."""
+    provider.force_flush()
+    if watch.failures:
+        print(f"{PROG}: exporting the metrics failed ({watch.failures} of {watch.exports} exports)",
+              file=sys.stderr)
+    if not read_ok:
+        print(f"{PROG}: some reads failed; their days were not exported", file=sys.stderr)
+    return 1 if watch.failures or not read_ok else 0
 
 
 if __name__ == "__main__":
