@@ -176,7 +176,8 @@ def test_a_different_session_rule_bills_more_sessions(billed: FakeAssistantsAPI)
         billed.billing.session_rule = "thread_hour"
 
 
-def _run(billed: FakeAssistantsAPI, *, blocked: tuple[str, ...] = (), **env_vars: str) -> subprocess.CompletedProcess[str]:
+def _run(billed: FakeAssistantsAPI, *, blocked: tuple[str, ...] = (),
+         **env_vars: str) -> subprocess.CompletedProcess[str]:
     """The console script with ``--once``; ``blocked`` modules fail to import (an extra not installed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OTEL_"))}
     env.update(OPENAI_BASE_URL=billed.base_url, OPENAI_ADMIN_KEY=billed.billing.admin_key, **env_vars)
