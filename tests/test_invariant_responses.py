@@ -2,7 +2,12 @@
 reported, the token and dollar metrics equal the API's figures, once, however the response was
 observed (returned, streamed, the stream helper, polled, polled from another thread, resumed after a
 cut, a function-call loop), whatever happened to the background queue, retried requests or the
-instrumentor between responses, and however often an ended response is read again."""
+instrumentor between responses, and however often an ended response is read again.
+
+And priced right: the expected dollars come from a hand-written table in this file (never from the
+price book under test), under drawn price terms: the requested tier (served as asked by the fake),
+the completion window (discounted only for a background, non-streamed, standard-tier request) and
+the client's host (a data-residency host adds 10%)."""
 
 from __future__ import annotations
 
@@ -23,12 +28,10 @@ from test_invariant import tokens
 from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from opentelemetry.instrumentation.openai_assistants import model as m
-from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook, TokenCost
 
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens")
 STEADY = ("queued", "in_progress")
 FUNCTION = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}]
-BOOK = PriceBook(PRICES)  # the same table the instrumentor prices with
 
 
 # --- reading and working out the figures --------------------------------------------------------
@@ -67,19 +70,88 @@ def usage_of(response: Any) -> m.Usage:
                    reasoning_tokens=u.output_tokens_details.reasoning_tokens)
 
 
-def expected_usd(response: Any) -> Decimal:
-    """The reported usage of ``response`` priced by the accounting core, exactly."""
-    usage = usage_of(response)
-    cost = BOOK.token_cost(MODEL, usage, response.created_at, terms=m.PriceTerms(service_tier=response.service_tier))
-    assert isinstance(cost, TokenCost), cost
-    return cost.input_usd + cost.cached_input_usd + cost.cache_write_usd + cost.output_usd
+# --- priced right: an independent hand table ---------------------------------------------------------
+
+# USD per 1M tokens of the test model (the override the instrumentor is given: responses_helpers.PRICES).
+HAND_RATES = {"input": Decimal(2), "cached": Decimal("0.5"), "write": Decimal("2.5"), "output": Decimal(8)}
+# The served tier's multiplier (openai.com/api/pricing: flex at Batch rates, half); None: no price known
+# (no priority multiplier for this model), so nothing is counted for it, never 0 dollars of a wrong rate.
+HAND_TIERS: dict[Any, Any] = {None: Decimal(1), "default": Decimal(1), "auto": Decimal(1), "flex": Decimal("0.5"),
+                              "priority": None}
+HAND_WINDOWS = {"2h": Decimal("0.7"), "8h": Decimal("0.6")}  # background guide: 30% and 40% below Standard
+HAND_REGIONAL = Decimal("1.1")  # data residency: +10% (this model counts as released after 2026-03-05)
+REGIONAL_HOSTS = ("eu.api.openai.com", "us.api.openai.com")
+STREAMED = frozenset({"create_stream", "stream_helper", "background_resumed", "background_cut_then_polled"})
+# The model named by the regional rule, as GPT-5.4 and later are: the uplift can be seen on it.
+TERMS_PRICES = {**PRICES, "token_modifiers": {"regional": [
+    {"effective_from": "2026-03-05", "models": [MODEL], "multiplier": "1.1"}]}}
+
+
+def hand_usd(response: Any, asked: dict[str, Any], streamed: bool, host: str) -> Decimal:
+    """What ``response`` costs by the hand table, under the terms it was asked and served with."""
+    factor = HAND_TIERS.get(response.service_tier)
+    if factor is None:
+        return Decimal(0)  # unpriced: no dollars counted
+    window = asked.get("background_options", {}).get("completion_window")
+    if window in HAND_WINDOWS and response.background and not streamed and response.service_tier in (
+            None, "default", "auto"):
+        factor *= HAND_WINDOWS[window]
+    if host in REGIONAL_HOSTS:
+        factor *= HAND_REGIONAL
+    u = usage_of(response)
+    tokens = {"input": u.input_tokens - u.cached_input_tokens - u.cache_write_tokens,
+              "cached": u.cached_input_tokens, "write": u.cache_write_tokens, "output": u.output_tokens}
+    return sum((Decimal(n) * HAND_RATES[k] * factor / 1_000_000 for k, n in tokens.items()), Decimal(0))
+
+
+class RegionalDriver(Driver):
+    """A driver whose clients address ``host`` while their requests reach the fake API."""
+
+    def __init__(self, kind: str, fake_url: str, host: str) -> None:
+        self.fake_url, self.host = fake_url, host
+        super().__init__(kind, f"https://{host}/v1")
+
+    def new_client(self, **kwargs: Any) -> Any:
+        import httpx2
+
+        target = httpx2.URL(self.fake_url)
+
+        def rerouted(request: Any) -> None:
+            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
+
+        if self.kind == "async":
+            class AsyncRerouted(httpx2.AsyncHTTPTransport):
+                async def handle_async_request(self, request: Any) -> Any:
+                    rerouted(request)
+                    return await super().handle_async_request(request)
+
+            http: Any = httpx2.AsyncClient(transport=AsyncRerouted())
+        else:
+            class Rerouted(httpx2.HTTPTransport):
+                def handle_request(self, request: Any) -> Any:
+                    rerouted(request)
+                    return super().handle_request(request)
+
+            http = httpx2.Client(transport=Rerouted())
+        return super().new_client(http_client=http, **kwargs)
+
+
+def driver_for(mix: dict[str, Any], fake_url: str) -> Driver:
+    host = mix.get("host", "api.openai.com")
+    return Driver(mix["kind"], fake_url) if host == "api.openai.com" else RegionalDriver(mix["kind"], fake_url, host)
+
+
+asked_terms = st.fixed_dictionaries({}, optional={
+    "service_tier": st.sampled_from(["default", "flex", "auto", "priority"]),
+    "background_options": st.fixed_dictionaries({"completion_window": st.sampled_from(["soonest", "2h", "8h"])}),
+})
 
 
 # --- observing one response the way an app might -------------------------------------------------
 
 def create(api: Driver, script: str, **kwargs: Any) -> Any:
     return api(api.client.responses.create, model=MODEL, input="Six times seven?", metadata={"script": script},
-               **kwargs)
+               **getattr(api, "asked", {}), **kwargs)
 
 
 def poll(kind: str, client: Any, response: Any) -> Any:
@@ -140,7 +212,8 @@ def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> li
         return [drain(api, create(api, script, stream=True))[-1].response]
     if style == "stream_helper":
         return [drain_manager(api, api.client.responses.stream(model=MODEL, input="Six times seven?",
-                                                               metadata={"script": script}))]
+                                                               metadata={"script": script},
+                                                               **getattr(api, "asked", {})))]
     if style == "background_poll":
         return [api.wait(poll(api.kind, api.client, create(api, script, background=True)))]
     if style == "background_poll_elsewhere":
@@ -188,10 +261,12 @@ plans = st.fixed_dictionaries({
     "resume_with": st.sampled_from(["retrieve", "stream_helper"]),
     "restart_before": st.booleans(),  # uninstrument and instrument again before this response
     "seen_again": st.booleans(),  # the app reads the responses of the plan before again, once ended
+    "asked": asked_terms,  # price terms of the first request: tier, completion window
 })
 mixes = st.fixed_dictionaries({"kind": st.sampled_from(["sync", "async"]), "tiny_queue": st.booleans(),
                                "trace_observed_runs": st.booleans(),
                                "ended_limit": st.sampled_from([1, 1000]),  # 1: what 1,000 others ending do
+                               "host": st.sampled_from(["api.openai.com", *REGIONAL_HOSTS]),
                                "plans": st.lists(plans, min_size=1, max_size=5)})
 
 
@@ -244,11 +319,18 @@ def plan(style: str, **changes: Any) -> dict[str, Any]:
     plan("function_loop"), plan("create", seen_again=True), plan("create", seen_again=True, restart_before=True)]})
 @example(mix={**QUIET, "tiny_queue": True,  # slow container reads fill the queue: real drops
               "plans": [plan("create"), plan("create_stream"), plan("function_loop"), plan("stream_helper")]})
+@example(mix={**QUIET, "host": "eu.api.openai.com", "plans": [  # price terms: each precondition of the window
+    plan("background_poll", asked={"background_options": {"completion_window": "8h"}}),
+    plan("background_poll_elsewhere",
+         asked={"service_tier": "flex", "background_options": {"completion_window": "2h"}}),
+    plan("background_resumed", asked={"background_options": {"completion_window": "8h"}}),
+    plan("create", asked={"service_tier": "priority", "background_options": {"completion_window": "2h"}})]})
 def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mix: dict[str, Any]) -> None:
     reader = InMemoryMetricReader()
     meters = MeterProvider(metric_readers=[reader])
     instrumentor = AssistantsInstrumentor()
-    options: dict[str, Any] = {"tracer_provider": TracerProvider(), "meter_provider": meters, "prices": PRICES,
+    options: dict[str, Any] = {"tracer_provider": TracerProvider(), "meter_provider": meters,
+                               "prices": TERMS_PRICES,
                                "trace_observed_runs": mix["trace_observed_runs"]}
     if mix["tiny_queue"]:
         options.update(fetch_concurrency=1, fetch_queue_size=1)
@@ -256,8 +338,9 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
     instrumentor.instrument(**options)
     assert instrumentor._ended_responses is not None
     instrumentor._ended_responses.limit = mix["ended_limit"]
-    api = Driver(mix["kind"], fake_api.base_url)
+    api = driver_for(mix, fake_api.base_url)
     finals: list[Any] = []
+    priced = Decimal(0)  # by the hand table
     ended: list[Any] = []
     turned_away = 0  # responses ended while the queue was made to say it had no room
     try:
@@ -275,9 +358,13 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
             if plan["seen_again"]:
                 for earlier in ended:
                     assert api(api.client.responses.retrieve, earlier.id).status == "completed"
+            api.asked = plan.get("asked", {})  # type: ignore[attr-defined]
             ended = observe(api, fake_api, plan, name)
+            api.asked = {}  # type: ignore[attr-defined]
             for index, response in enumerate(ended):
                 reported(response, plan, index)
+                priced += hand_usd(response, {} if index else plan.get("asked", {}), plan["style"] in STREAMED,
+                                   mix.get("host", "api.openai.com"))
             finals.extend(ended)
             turned_away += len(ended) if plan["dropped"] else 0
             if not mix["tiny_queue"]:  # else the next response ends while slow reads fill the queue
@@ -291,8 +378,8 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
         event(f"dropped by a really full queue: {dropped(everything).get('response', 0) > turned_away}")
         assert tokens(points) == {"input": sum(r.usage.input_tokens for r in finals),
                                   "output": sum(r.usage.output_tokens for r in finals)}
-        expected = sum((expected_usd(r) for r in finals), Decimal(0))
-        assert token_spend(points) == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
+        event(f"priced: {sorted({r.service_tier or '' for r in finals})}, host {mix.get('host', 'api.openai.com')}")
+        assert token_spend(points) == pytest.approx(float(priced), rel=1e-12, abs=1e-15)
         assert sum(p.value for p in points.get("openai_cost.runs", [])) == len(finals)
     finally:
         instrumentor.uninstrument()
