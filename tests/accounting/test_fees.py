@@ -42,7 +42,8 @@ def test_zero_billable_requests_is_no_fee_even_with_search_items() -> None:
 
 @pytest.mark.parametrize(
     ("model", "usd"),
-    [("o3", "0.04"), ("gpt-5-mini", "0.04"), ("gpt-4o", "0.10"), ("gpt-4.1-mini", "0.10")],
+    [("o3", "0.04"), ("gpt-5-mini", "0.04"), ("gpt-4o", "0.10"), ("gpt-4.1-mini", "0.10"),
+     ("gpt-6-astra", "0.04"), ("gpt-6.1-sol", "0.04"), ("gpt-6-luna", "0.04")],  # GPT-6: reasoning models
 )
 def test_web_search_preview_by_model_class(model: str, usd: str) -> None:
     # reasoning models $10/1k, others $25/1k with content tokens free (no fixed block either)
