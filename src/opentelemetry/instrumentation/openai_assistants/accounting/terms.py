@@ -59,7 +59,7 @@ WINDOW_PRECONDITIONS: tuple[tuple[str, Callable[[TermFacts], bool]], ...] = (
 
 def regional_host(host: Optional[str], hosts: Collection[str]) -> bool:
     """Whether ``host`` is one of the data-residency hosts (case-insensitive, exact name)."""
-    return bool(host) and host.lower().rstrip(".") in hosts  # type: ignore[union-attr]
+    return host is not None and host.lower().rstrip(".") in hosts
 
 
 def decide(facts: TermFacts) -> PriceTerms:
