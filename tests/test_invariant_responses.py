@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import regional
 from driver import Driver
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
@@ -104,41 +105,9 @@ def hand_usd(response: Any, asked: dict[str, Any], streamed: bool, host: str) ->
     return sum((Decimal(n) * HAND_RATES[k] * factor / 1_000_000 for k, n in tokens.items()), Decimal(0))
 
 
-class RegionalDriver(Driver):
-    """A driver whose clients address ``host`` while their requests reach the fake API."""
-
-    def __init__(self, kind: str, fake_url: str, host: str) -> None:
-        self.fake_url, self.host = fake_url, host
-        super().__init__(kind, f"https://{host}/v1")
-
-    def new_client(self, **kwargs: Any) -> Any:
-        import httpx2
-
-        target = httpx2.URL(self.fake_url)
-
-        def rerouted(request: Any) -> None:
-            request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
-
-        if self.kind == "async":
-            class AsyncRerouted(httpx2.AsyncHTTPTransport):
-                async def handle_async_request(self, request: Any) -> Any:
-                    rerouted(request)
-                    return await super().handle_async_request(request)
-
-            http: Any = httpx2.AsyncClient(transport=AsyncRerouted())
-        else:
-            class Rerouted(httpx2.HTTPTransport):
-                def handle_request(self, request: Any) -> Any:
-                    rerouted(request)
-                    return super().handle_request(request)
-
-            http = httpx2.Client(transport=Rerouted())
-        return super().new_client(http_client=http, **kwargs)
-
-
 def driver_for(mix: dict[str, Any], fake_url: str) -> Driver:
     host = mix.get("host", "api.openai.com")
-    return Driver(mix["kind"], fake_url) if host == "api.openai.com" else RegionalDriver(mix["kind"], fake_url, host)
+    return regional.driver(mix["kind"], fake_url, "fake" if host == "api.openai.com" else host)
 
 
 asked_terms = st.fixed_dictionaries({}, optional={

@@ -10,13 +10,11 @@ standard: 300 x 2 = $0.0006; 1,200 x 0.5 = $0.0006; 500 x 2.5 = $0.00125; 300 x 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Optional
 
-import httpx2
-import openai
 import pytest
-from responses_helpers import total
+from regional import driver
+from responses_helpers import drain, total
 from spanutil import attrs, one
 
 from opentelemetry.instrumentation.openai_assistants.accounting.terms import TermFacts, decide, response_terms
@@ -39,91 +37,26 @@ FLEX = {"input_tokens": 0.0003, "cached_input_tokens": 0.0003, "cache_write_toke
         "output_tokens": 0.0012}
 
 
-class Rerouted(httpx2.HTTPTransport):
-    """Sends what the client addresses to ``eu.api.openai.com`` to the local fake API instead."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = httpx2.URL(target)
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.url = request.url.copy_with(scheme=self.target.scheme, host=self.target.host, port=self.target.port)
-        return super().handle_request(request)
-
-
-class AsyncRerouted(httpx2.AsyncHTTPTransport):
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = httpx2.URL(target)
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        request.url = request.url.copy_with(scheme=self.target.scheme, host=self.target.host, port=self.target.port)
-        return await super().handle_async_request(request)
-
-
-class Client:
-    """A sync or async SDK client whose base URL is ``base_url`` while its requests reach the fake."""
-
-    def __init__(self, kind: str, fake_url: str, base_url: Optional[str]) -> None:
-        self.kind = kind
-        self.loop = asyncio.new_event_loop() if kind == "async" else None
-        if base_url is None:
-            base_url, transport = fake_url, None
-        else:
-            transport = AsyncRerouted(fake_url) if kind == "async" else Rerouted(fake_url)
-        if kind == "async":
-            http = httpx2.AsyncClient(transport=transport) if transport else None
-            self.client: Any = openai.AsyncOpenAI(base_url=base_url, api_key="sk-test-not-a-real-key",
-                                                  **({"http_client": http} if http else {}))
-        else:
-            http = httpx2.Client(transport=transport) if transport else None
-            self.client = openai.OpenAI(base_url=base_url, api_key="sk-test-not-a-real-key",
-                                        **({"http_client": http} if http else {}))
-
-    def run(self, result: Any) -> Any:
-        if self.loop is not None:
-            return self.loop.run_until_complete(result)
-        return result
-
-    def respond(self, model: str, stream: bool = False, **kwargs: Any) -> Any:
-        """Create a response and follow it to its end (polling a background one, reading a stream)."""
-        created = self.run(self.client.responses.create(model=model, input="Hello", metadata={"script": "cached"},
-                                                        stream=stream, **kwargs))
-        if stream:
-            return self.run(self._drain(created))[-1].response
-        response = created
-        while response.status in ("queued", "in_progress"):
-            response = self.run(self.client.responses.retrieve(created.id))
-        return response
-
-    async def _drain(self, stream: Any) -> list[Any]:
-        return [event async for event in stream]
-
-    def close(self) -> None:
-        self.run(self.client.close())
-        if self.loop is not None:
-            self.loop.close()
-
-
 @pytest.fixture(params=["sync", "async"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _drain_sync(stream: Any) -> list[Any]:
-    return list(stream)
-
-
-def respond(kind: str, fake_api: Any, base_url: Optional[str], model: str, **kwargs: Any) -> Any:
-    client = Client(kind, fake_api.base_url, base_url)
+def respond(kind: str, fake_api: Any, host: str, model: str, **kwargs: Any) -> Any:
+    """One response through a client addressed to ``host`` ("fake": the fake's own address), followed
+    to its end: a background one polled, a streamed one read."""
+    api = driver(kind, fake_api.base_url, host)
     try:
-        if kind == "sync" and kwargs.get("stream"):
-            stream = client.client.responses.create(model=model, input="Hello", metadata={"script": "cached"},
-                                                    **kwargs)
-            return _drain_sync(stream)[-1].response
-        return client.respond(model, **kwargs)
+        created = api(api.client.responses.create, model=model, input="Hello", metadata={"script": "cached"},
+                      **kwargs)
+        if kwargs.get("stream"):
+            return drain(api, created)[-1].response
+        response = created
+        while response.status in ("queued", "in_progress"):
+            response = api(api.client.responses.retrieve, created.id)
+        return response
     finally:
-        client.close()
+        api.close()
 
 
 def dollars(otel: Any) -> tuple[dict[str, float], dict[str, float]]:
@@ -148,7 +81,7 @@ def assert_priced(otel: Any, expected: dict[str, float]) -> None:
 def test_a_client_on_a_regional_host_pays_the_regional_uplift(otel: Any, fake_api: Any, kind: str,
                                                                host: str) -> None:
     otel.instrument(prices=PRICES)
-    respond(kind, fake_api, f"https://{host}/v1", REGIONAL_MODEL)
+    respond(kind, fake_api, host, REGIONAL_MODEL)
     assert attrs(one(otel.spans(), "chat "))["server.address"] == host
     assert_priced(otel, REGIONAL)
     assert "regional" in attrs(one(otel.spans(), "chat "))["openai_cost.price.modifiers"].split(",")
@@ -156,8 +89,8 @@ def test_a_client_on_a_regional_host_pays_the_regional_uplift(otel: Any, fake_ap
 
 def test_the_global_host_and_older_models_pay_no_uplift(otel: Any, fake_api: Any, kind: str) -> None:
     otel.instrument(prices=PRICES)
-    respond(kind, fake_api, "https://api.openai.com/v1", REGIONAL_MODEL)
-    respond(kind, fake_api, "https://eu.api.openai.com/v1", OLDER_MODEL)  # released before 2026-03-05
+    respond(kind, fake_api, "api.openai.com", REGIONAL_MODEL)
+    respond(kind, fake_api, "eu.api.openai.com", OLDER_MODEL)  # released before 2026-03-05
     spend = {k: total(otel, "openai_cost.spend", **{"openai.api.type": "responses", "openai_cost.kind": k})
              for k in STANDARD}
     assert spend == pytest.approx({k: 2 * v for k, v in STANDARD.items()}, rel=1e-12)
@@ -166,13 +99,13 @@ def test_the_global_host_and_older_models_pay_no_uplift(otel: Any, fake_api: Any
 def test_a_data_residency_project_on_the_global_host_is_told_by_a_setting(otel: Any, fake_api: Any,
                                                                           kind: str) -> None:
     otel.instrument(prices=PRICES, regional_processing=True)
-    respond(kind, fake_api, None, REGIONAL_MODEL)
+    respond(kind, fake_api, "fake", REGIONAL_MODEL)
     assert_priced(otel, REGIONAL)
 
 
 def test_regional_hosts_are_data_an_override_can_extend(otel: Any, fake_api: Any, kind: str) -> None:
     otel.instrument(prices={**PRICES, "token_modifiers": {"regional_hosts": {"hosts": ["openai.eu-gw.example"]}}})
-    respond(kind, fake_api, "https://openai.eu-gw.example/v1", REGIONAL_MODEL)
+    respond(kind, fake_api, "openai.eu-gw.example", REGIONAL_MODEL)
     assert_priced(otel, REGIONAL)
 
 
@@ -187,7 +120,7 @@ def test_regional_hosts_are_data_an_override_can_extend(otel: Any, fake_api: Any
 def test_the_window_discount_only_with_its_preconditions(otel: Any, fake_api: Any, kind: str,
                                                         options: dict[str, Any], expected: dict[str, float]) -> None:
     otel.instrument(prices=PRICES)
-    respond(kind, fake_api, None, OLDER_MODEL, background_options={"completion_window": "8h"}, **options)
+    respond(kind, fake_api, "fake", OLDER_MODEL, background_options={"completion_window": "8h"}, **options)
     assert_priced(otel, expected)
     modifiers = attrs(one(otel.spans(), "chat ")).get("openai_cost.price.modifiers", "")
     assert ("window:8h" in modifiers.split(",")) is (expected is EIGHT_HOURS)
