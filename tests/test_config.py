@@ -27,8 +27,10 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     ({}, {ENV_PREFIX + "FETCH_CONCURRENCY": "0"}, "fetch_concurrency", "0", "1"),
     ({"fetch_queue_size": "lots"}, {}, "fetch_queue_size", "'lots'", "1000"),
     ({"container_sessions": "idle"}, {}, "container_sessions", "'idle'", "'life'"),
+    ({}, {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "spans"}, "CAPTURE_MESSAGE_CONTENT", "'spans'",
+     "false"),
 ], ids=["misspelt-keyword", "env-not-a-number", "env-not-a-boolean", "env-nan", "above-max", "env-below-min",
-        "keyword-wrong-type", "not-a-choice"])
+        "keyword-wrong-type", "not-a-choice", "env-content-switch"])
 def test_one_warning_names_the_option_the_value_given_and_the_value_used(
     caplog: pytest.LogCaptureFixture, options: dict[str, Any], environ: dict[str, str], name: str, given: str,
     used: str,

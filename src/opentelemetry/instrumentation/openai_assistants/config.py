@@ -16,6 +16,7 @@ ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _CONTENT_ON_SPANS = {"true", "span_only", "span_and_event"}
+_CONTENT_VALUES = _CONTENT_ON_SPANS | {"", "false", "no_content", "event_only"}
 
 
 @dataclass
@@ -199,7 +200,11 @@ def _content_switch(raw: Optional[str]) -> bool:
 
     Content goes on spans only; ``EVENT_ONLY`` captures nothing because no log events are emitted.
     """
-    return (raw or "").strip().lower() in _CONTENT_ON_SPANS
+    value = (raw or "").strip().lower()
+    if value not in _CONTENT_VALUES:
+        logger.warning("openai-assistants: %s=%r is not one of true, false, NO_CONTENT, SPAN_ONLY, EVENT_ONLY, "
+                       "SPAN_AND_EVENT; using false", ENV_CAPTURE_CONTENT, raw)
+    return value in _CONTENT_ON_SPANS
 
 
 def _set_from_text(settings: Settings, name: str, raw: str) -> None:
