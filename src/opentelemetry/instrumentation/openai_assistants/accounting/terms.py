@@ -22,6 +22,7 @@ region. The facts and why each counts:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Optional
@@ -29,6 +30,7 @@ from typing import Optional
 from ..model import PriceTerms, Response, ResponseRequest
 from .modifiers import SOONEST, STANDARD_TIERS
 
+logger = logging.getLogger(__name__)
 _STANDARD_NAMES = STANDARD_TIERS | {"auto", "standard"}
 
 
@@ -70,6 +72,7 @@ def decide(facts: TermFacts) -> PriceTerms:
         failed = [name for name, holds in WINDOW_PRECONDITIONS if not holds(facts)]
         if failed:
             waived = f"completion window {window} without its preconditions: {', '.join(failed)}"
+            logger.debug("openai-assistants: %s; priced without its discount", waived)
             window = None
     regional = facts.regional_setting or regional_host(facts.host, facts.regional_hosts)
     return PriceTerms(service_tier=facts.served_tier, completion_window=window, regional=regional,
