@@ -175,3 +175,38 @@ def test_containers_across_processes(fake_api: Any, redis_url: str, store: str) 
         assert billed == 0.15 and sum(r["settled"] for r in results) == 1
     else:
         assert billed == 0.45  # what per-process memory would bill: why the Redis store holds claims
+
+
+# --- issue 17 defect 3: a clean-up job deletes an expired container ---------------------------------
+# 1g, July: created, used by a response at 1 minute, idle-expired at 21, deleted at 91. Sessions of 20
+# and 1 minutes, the second billed its 5-minute minimum: 25 x $0.0015 = $0.0375, in either order.
+@pytest.mark.parametrize("order", ["sweep_first", "delete_first"])
+def test_a_container_deleted_after_its_expiry_is_billed_to_its_expiry(api: Any, fake_api: Any, traced: Any,
+                                                                      order: str) -> None:
+    fake_api.clock.set(JULY)
+    container = api(api.client.containers.create, name="work", memory_limit="1g")
+    fake_api.clock.advance(MIN)
+    respond(api, "code_interpreter", [{"type": "code_interpreter", "container": container.id}])
+    traced.instrumentor.force_flush()
+    fake_api.clock.advance(90 * MIN)
+    if order == "sweep_first":
+        traced.instrumentor.force_flush()
+    api(api.client.containers.delete, container.id)
+    assert traced.instrumentor._background.drain(10)  # the deletion handled before any further sweep
+    assert container_spend(traced) == 0.0375
+
+
+# --- issue 17 defect 2: the delete and the response's charge on different workers -------------------
+# An auto 1g container created at 0 by a response, deleted by the app at 5 minutes while the
+# response's charge is still reading the container: 5 minutes x $0.0015, not 20 minutes to expiry.
+def test_a_deletion_handled_before_the_container_is_known_is_applied(api: Any, fake_api: Any,
+                                                                   traced: Any) -> None:
+    fake_api.clock.set(JULY)
+    fake_api.faults.add(r"^/v1/containers/cntr[^/]*$", "delay", method="GET", seconds=1.0)
+    response = respond(api, "code_interpreter", [{"type": "code_interpreter", "container": {"type": "auto"}}])
+    (container_id,) = {item.container_id for item in response.output if item.type == "code_interpreter_call"}
+    fake_api.clock.advance(5 * MIN)
+    api(api.client.containers.delete, container_id)
+    traced.instrumentor.force_flush()
+    fake_api.clock.advance(60 * MIN)
+    assert container_spend(traced) == 0.0075

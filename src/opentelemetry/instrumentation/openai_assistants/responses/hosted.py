@@ -77,9 +77,8 @@ class HostedTools:
         labels = {sc.GEN_AI_PROVIDER_NAME: provider_of(client), sc.OPENAI_API_TYPE: sc.API_RESPONSES}
         if get(obj, "object") == "container.deleted" or (method == "delete" and get(obj, "deleted") is True):
             ident = text(get(obj, "id"))
-            if ident and self.ledger.known(ident) is not None:
-                now = int(self.clock())
-                self._record(self.ledger.observe(Container(ident, deleted_at=now), now), labels)
+            if ident:  # kept even when the container is not known yet: applied once it is
+                self._record(self.ledger.deleted(ident, int(self.clock())), labels)
             return
         container = container_from_object(obj)
         if container is not None:  # its money goes on the tool span of the first response using it
