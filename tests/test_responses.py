@@ -260,3 +260,68 @@ def test_responses_created_elsewhere_follow_trace_observed_runs(api: Any, otel: 
         pass
     assert named(otel.spans(), "chat ") == []
     api.wait(other.close())
+
+
+# --- issue 17 defect 1: a background response living past the unobserved timeout --------------------
+# 50,000 input and 40,000 output tokens of the hand-priced model: $0.10 + $0.32 = $0.42, whatever the
+# sweep did while the response ran (three hours on the fake clock).
+TIMEOUT_S = 1.0
+BIG = (50_000, 40_000)
+
+
+def _spent(otel: Any) -> tuple[dict[str, int], float, list[tuple[str, int]]]:
+    points = otel.metrics()
+    tokens = {p.attributes["gen_ai.token.type"]: int(p.sum) for p in points.get("gen_ai.client.token.usage", [])
+              if p.attributes.get("openai.api.type") == "responses"}
+    runs = [(p.attributes["openai_cost.status"], p.value) for p in points.get("openai_cost.runs", [])]
+    return tokens, round(total(otel, "openai_cost.spend", **{"openai.api.type": "responses"}), 12), runs
+
+
+@pytest.mark.parametrize("seen", ["polled_past_the_timeout", "terminal_after_an_unobserved_end"])
+def test_a_long_background_response_keeps_its_reported_usage(api: Any, otel: Any, fake_api: Any,
+                                                             seen: str) -> None:
+    import time
+
+    from fakeapi.responses_scripts import ResponseScript, Text, Usage
+
+    otel.instrument(prices=PRICES, unobserved_run_timeout_s=TIMEOUT_S)
+    fake_api.response_scripts["long"] = ResponseScript([Text("Done.")], usage=Usage(*BIG), work_s=3 * 3600)
+    created = create(api, "long", background=True)  # no window: priced at the standard rates
+    tracker = otel.instrumentor._responses
+    assert api(api.client.responses.retrieve, created.id).status == "in_progress"  # three hours of work begin
+    if seen == "polled_past_the_timeout":
+        for _ in range(4):  # polled for twice the timeout: each poll is life
+            time.sleep(TIMEOUT_S / 2)
+            assert api(api.client.responses.retrieve, created.id).status in ("queued", "in_progress")
+            tracker.sweep()
+    else:  # not polled for longer than the timeout: ended unobserved, provisionally
+        tracker.sweep(time.time() + 2 * TIMEOUT_S)
+        assert otel.spans() == []
+    fake_api.clock.advance(3 * 3600)
+    final = api(api.client.responses.retrieve, created.id)
+    while final.status in ("queued", "in_progress"):
+        final = api(api.client.responses.retrieve, created.id)
+    assert (final.status, final.usage.input_tokens, final.usage.output_tokens) == ("completed", *BIG)
+    tracker.sweep(time.time() + 10 * 3600)  # any later sweep finds nothing left to count
+    tracker.sweep(time.time() + 20 * 3600)
+    a = attrs(one(otel.spans(), "chat "))
+    assert (a["responses.end_reason"], a["openai_cost.usage.source"]) == ("observed", "reported")
+    assert _spent(otel) == ({"input": BIG[0], "output": BIG[1]}, 0.42, [("completed", 1)])
+
+
+def test_a_background_response_never_seen_again_is_estimated_once_its_ending_is_final(api: Any, otel: Any,
+                                                                                      fake_api: Any) -> None:
+    import time
+
+    otel.instrument(prices=PRICES, unobserved_run_timeout_s=TIMEOUT_S)
+    create(api, "text", background=True)
+    tracker = otel.instrumentor._responses
+    now = time.time()
+    tracker.sweep(now + 2 * TIMEOUT_S)  # provisional: its end may still be seen
+    assert otel.spans() == [] and _spent(otel)[0] == {}
+    tracker.sweep(now + 9 * 3600)  # past the longest completion window and one more timeout: final
+    a = attrs(one(otel.spans(), "chat "))
+    assert (a["responses.end_reason"], a["openai_cost.usage.source"]) == ("unobserved", "estimated")
+    tokens, spent, runs = _spent(otel)
+    assert tokens == {"input": a["gen_ai.usage.input_tokens"], "output": a["gen_ai.usage.output_tokens"]}
+    assert spent > 0 and runs == [("unobserved", 1)]
