@@ -325,3 +325,50 @@ def test_a_background_response_never_seen_again_is_estimated_once_its_ending_is_
     tokens, spent, runs = _spent(otel)
     assert tokens == {"input": a["gen_ai.usage.input_tokens"], "output": a["gen_ai.usage.output_tokens"]}
     assert spent > 0 and runs == [("unobserved", 1)]
+
+
+# --- issue 17 defect 9: with trace_observed_runs, money never depends on the ended-id heuristic -------
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_observed_responses_are_billed_once_whatever_the_ended_list_forgot(api: Any, otel: Any,
+                                                                           request: Any, store: str) -> None:
+    """Responses created elsewhere, all ended in the same API second; the list of ended ids keeps one.
+    Each is billed once: one first seen after another was forgotten too, one seen again after it was
+    forgotten never twice, and one another process claimed in the shared store never here."""
+    import uuid
+
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import (
+        MemorySessionStore,
+        RedisSessionStore,
+    )
+    from opentelemetry.instrumentation.openai_assistants.ended import EndedIds
+
+    other = api.new_client()
+    first, second, late, elsewhere = (create_with(api, other) for _ in range(4))
+    if store == "redis":
+        import redis
+
+        shared: Any = RedisSessionStore(redis.Redis.from_url(request.getfixturevalue("redis_url")),
+                                        prefix=f"test:{uuid.uuid4().hex}:")
+    else:
+        shared = MemorySessionStore()
+    assert shared.claim_response(elsewhere)  # another process sharing the store billed this one
+    otel.instrumentor._ended_responses = EndedIds(limit=1)
+    otel.instrument(prices=PRICES, trace_observed_runs=True, session_store=shared)
+    for response_id in (first, second, late, first, elsewhere, late):
+        assert api(api.client.responses.retrieve, response_id).status == "completed"
+    traced = sorted(attrs(s)["gen_ai.response.id"] for s in named(otel.spans(), "chat "))
+    assert traced == sorted([first, second, late])
+    points = otel.metrics()
+    runs = sum(p.value for p in points["openai_cost.runs"])
+    tokens = {p.attributes["gen_ai.token.type"]: int(p.sum) for p in points["gen_ai.client.token.usage"]}
+    assert (runs, tokens) == (3, {"input": 3 * 2000, "output": 3 * 300})
+    api.wait(other.close())
+
+
+def create_with(api: Any, client: Any) -> str:
+    """A response created by an uninstrumented process (before instrument()), polled there to its end."""
+    created = api(client.responses.create, model=MODEL, input="Hi", metadata={"script": "cached"}, background=True)
+    while api(client.responses.retrieve, created.id).status in ("queued", "in_progress"):
+        pass
+    return str(created.id)

@@ -10,6 +10,10 @@ A store also keeps the deletion facts of containers (``note_deletion``/``deletio
 deletion seen by a worker or process that does not know the container yet is applied by the one
 that does, when it learns the container or settles it.
 
+Responses are claimed here too (``claim_response``): the first claim of a response id wins, so a
+response billed by one process (or one instrumentor) is never billed again by another that only
+observed it (``trace_observed_runs``).
+
 The session stores of ``sessions.py`` mix these in, so one store (memory, or Redis shared by
 processes) holds both the Assistants session decisions and the container claims. Amounts are
 kept as exact decimal text; Redis claims are optimistic transactions (WATCH/MULTI), retried on
@@ -61,6 +65,7 @@ class _MemoryClaims:
         self.lock = threading.Lock()
         self.billed: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
         self.deleted: OrderedDict[str, int] = OrderedDict()  # container id -> earliest deletion seen
+        self.responses: OrderedDict[str, bool] = OrderedDict()  # response ids billed
 
 
 class MemoryContainerClaims:
@@ -96,6 +101,17 @@ class MemoryContainerClaims:
         state = self._container_claims()
         with state.lock:
             return state.deleted.get(container_id)
+
+    def claim_response(self, response_id: str) -> bool:
+        """True for the first claim of ``response_id`` (bounded: the oldest claims are forgotten)."""
+        state = self._container_claims()
+        with state.lock:
+            if response_id in state.responses:
+                return False
+            state.responses[response_id] = True
+            while len(state.responses) > MAX_CONTAINERS:
+                state.responses.popitem(last=False)
+            return True
 
 
 class RedisContainerClaims:
@@ -137,6 +153,10 @@ class RedisContainerClaims:
 
     def deletion_of(self, container_id: str) -> Optional[int]:
         return _int(self._client.hget(self._container_key(container_id), "deleted_at"))
+
+    def claim_response(self, response_id: str) -> bool:
+        """True for the first claim of ``response_id`` by any process sharing the store."""
+        return bool(self._client.set(f"{self.prefix}response:{{{response_id}}}", "1", nx=True, ex=self.ttl_s))
 
 
 def _int(raw: Any) -> Optional[int]:

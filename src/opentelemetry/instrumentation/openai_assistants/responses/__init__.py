@@ -31,7 +31,8 @@ class ResponsesFrontEnd:
                  ended: Optional[EndedIds] = None, store: Any = None) -> None:
         self.hosted = HostedTools(settings, background, HostedToolsRecorder(telemetry.instruments), prices,
                                   store, retrieve, settings.container_clock or time.time)
-        self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter, self.hosted)
+        self.finisher = ResponseFinisher(settings, background, telemetry, prices, counter, self.hosted,
+                                         claims=self.hosted.ledger.store)
         self.tracker = ResponseTracker(settings, finish=self.finisher, on_container=self.hosted.container_seen,
                                        ended=ended)
         self.tracker.on_track = background.ensure_ticking

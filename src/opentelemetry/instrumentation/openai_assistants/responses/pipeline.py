@@ -1,13 +1,19 @@
 """What happens to a response once it has ended: off the caller's path, its usage (reported, else
-estimated from what was observed), its account, its links and its records, handed to telemetry."""
+estimated from what was observed), its account, its links and its records, handed to telemetry.
+
+With ``trace_observed_runs`` every response is claimed once in the session store before it counts:
+one already billed, by this process or by another sharing the store, is not billed (nor traced)
+again, whatever the bounded list of ended ids remembers.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from .. import semconv as sc
 from ..accounting.account import RunAccount
+from ..accounting.container_claims import MemoryContainerClaims
 from ..accounting.inference import account_inference
 from ..accounting.pricing import PriceBook
 from ..accounting.tokens import TokenCounter
@@ -26,9 +32,10 @@ logger = logging.getLogger(__name__)
 
 class ResponseFinisher:
     def __init__(self, settings: Settings, background: Background, telemetry: Telemetry, prices: PriceBook,
-                 counter: TokenCounter, hosted: Optional[HostedTools] = None) -> None:
+                 counter: TokenCounter, hosted: Optional[HostedTools] = None, claims: Any = None) -> None:
         self._settings = settings
         self._hosted = hosted
+        self._claims = claims
         self._background = background
         self._telemetry = telemetry
         self._prices = prices
@@ -42,9 +49,27 @@ class ResponseFinisher:
             self.links.expect(calls)
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("response", "dropped")
+            if isinstance(self._claims, MemoryContainerClaims) and not self._claimed(state):
+                self.links.abandon(calls)  # in-memory claim: no read; a remote one is not asked here
+                return
             self._emit(state, self._account(state, estimate=False))
 
+    def _claimed(self, state: ResponseState) -> bool:
+        """Whether this response is ours to count: always, unless ``trace_observed_runs`` (then its first
+        claim in the store wins). A store that fails leaves it counted: money is never dropped on a guess."""
+        claim = getattr(self._claims, "claim_response", None)
+        if not self._settings.trace_observed_runs or not state.response.id or not callable(claim):
+            return True
+        try:
+            return bool(claim(state.response.id))
+        except Exception:
+            logger.debug("openai-assistants: claim of response %s failed", state.response.id, exc_info=True)
+            return True
+
     def _complete(self, state: ResponseState) -> None:
+        if not self._claimed(state):  # billed and traced already, here or elsewhere
+            self.links.abandon([c.id for c in state.response.tool_calls if c.type == "function" and c.id])
+            return
         account = None
         try:
             account = self._account(state, estimate=True)

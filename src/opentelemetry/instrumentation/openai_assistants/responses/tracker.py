@@ -136,8 +136,8 @@ class ResponseTracker:
         with self._lock:
             state = self._live.get(response.id) or self._revived(response.id)
             if state is None:
-                if not created and (not self.settings.trace_observed_runs or self._seen_ended(response)):
-                    return
+                if not created and (not self.settings.trace_observed_runs or self._ended.remembered(response.id)):
+                    return  # traced here already; one forgotten since is claimed once by the finisher
                 # a response already ended when first seen (most plain creates) is finished, not tracked
                 state = self._new_state(call, response) if response.terminal else self._track(call, response)
             if self.is_creation(call):
@@ -231,9 +231,6 @@ class ResponseTracker:
     def _forget(self, response: Response) -> None:
         if self.settings.trace_observed_runs:
             self._ended.put(response.id, _ended_at(response))
-
-    def _seen_ended(self, response: Response) -> bool:
-        return self._ended.seen(response.id, _ended_at(response) if response.terminal else None)
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
