@@ -23,7 +23,7 @@ from ..model import PriceTerms, Usage
 from ..telemetry import Telemetry
 from . import observe
 from .hosted import HostedTools
-from .links import CallLinks
+from .links import WAIT_S, CallLinks
 from .report import ResponseReporter
 from .state import ResponseState
 
@@ -52,7 +52,7 @@ class ResponseFinisher:
             if isinstance(self._claims, MemoryContainerClaims) and not self._claimed(state):
                 self.links.abandon(calls)  # in-memory claim: no read; a remote one is not asked here
                 return
-            self._emit(state, self._account(state, estimate=False))
+            self._emit(state, self._account(state, estimate=False), wait=False)
 
     def _claimed(self, state: ResponseState) -> bool:
         """Whether this response is ours to count: always, unless ``trace_observed_runs`` (then its first
@@ -87,10 +87,10 @@ class ResponseFinisher:
         account = account_inference(response.id, model, usage, prices=self._prices,
                                     created_at=response.created_at, provider=state.provider, terms=terms,
                                     conversation_id=request.conversation_id or response.conversation_id or "")
-        if self._hosted is not None and estimate:  # containers are claimed once, in the background
+        if self._hosted is not None:  # on the caller's path (no estimate): from memory only, no reads
             labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: model,
                       sc.OPENAI_API_TYPE: sc.API_RESPONSES}
-            self._hosted.charge(state, account, {k: v for k, v in labels.items() if v})
+            self._hosted.charge(state, account, {k: v for k, v in labels.items() if v}, local_only=not estimate)
         return account
 
     def estimate(self, state: ResponseState) -> Usage:
@@ -109,10 +109,12 @@ class ResponseFinisher:
         return Usage(max(tokens_in, 1), tokens_out, "estimated", partial=earlier or not state.body,
                      degraded=encoder.degraded)
 
-    def _emit(self, state: ResponseState, account: Optional[RunAccount]) -> None:
+    def _emit(self, state: ResponseState, account: Optional[RunAccount], wait: bool = True) -> None:
+        """``wait``: a link to a function call whose span is on its way may be waited for (background
+        only: the caller's thread never waits)."""
         calls = [c.id for c in state.response.tool_calls if c.type == "function" and c.id]
         try:
-            links = [self.links.get(call_id) for call_id in state.request.tool_outputs]
+            links = [self.links.get(call_id, WAIT_S if wait else 0.0) for call_id in state.request.tool_outputs]
             written = self._telemetry.invocation_ended(self._report.response(state, links), account)
             self.links.written(written)
         except Exception:
