@@ -147,6 +147,11 @@ class LiveRun:
         step.update(status="completed", completed_at=self._now(), usage=usage)
         return ("thread.run.step.completed", snap(step))
 
+    def _failed_step(self, planned: Fail) -> None:
+        step = self._new_step({"type": "tool_calls", "tool_calls": []})
+        step.update(status="failed", failed_at=self._now(),
+                    last_error={"code": planned.code, "message": planned.message})
+
     def _step_events(self, step: Obj, hide_calls: bool) -> List[Event]:
         shown = snap(step)
         if hide_calls and shown["type"] == "tool_calls":
@@ -171,6 +176,8 @@ class LiveRun:
             elif isinstance(planned, (Code, Function, FileSearch, Tools)):
                 yield from self._tools(planned)
             elif isinstance(planned, Fail):
+                if planned.in_step:
+                    self._failed_step(planned)
                 yield self._end(
                     "failed",
                     "thread.run.failed",

@@ -62,6 +62,7 @@ class Fail:
 
     code: str = "server_error"
     message: str = "Sorry, something went wrong."
+    in_step: bool = False  # the failing step is listed too (failed, with the same last_error), as the API does
 
 
 @dataclass(frozen=True)

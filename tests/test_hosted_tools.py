@@ -10,7 +10,7 @@ import pytest
 from responses_helpers import MODEL, PRICES, points, total
 from spanutil import attrs, named
 
-from fakeapi.responses_scripts import ResponseScript, Usage, WebSearch
+from fakeapi.responses_scripts import CodeCall, ResponseScript, Usage, WebSearch
 
 MIN = 60
 FEBRUARY = int(datetime(2026, 2, 10, 9, 0, tzinfo=UTC).timestamp())  # per container
@@ -175,3 +175,88 @@ def test_containers_across_processes(fake_api: Any, redis_url: str, store: str) 
         assert billed == 0.15 and sum(r["settled"] for r in results) == 1
     else:
         assert billed == 0.45  # what per-process memory would bill: why the Redis store holds claims
+
+
+# --- issue 17 defect 3: a clean-up job deletes an expired container ---------------------------------
+# 1g, July: created, used by a response at 1 minute, idle-expired at 21, deleted at 91. Sessions of 20
+# and 1 minutes, the second billed its 5-minute minimum: 25 x $0.0015 = $0.0375, in either order.
+@pytest.mark.parametrize("order", ["sweep_first", "delete_first"])
+def test_a_container_deleted_after_its_expiry_is_billed_to_its_expiry(api: Any, fake_api: Any, traced: Any,
+                                                                      order: str) -> None:
+    fake_api.clock.set(JULY)
+    container = api(api.client.containers.create, name="work", memory_limit="1g")
+    fake_api.clock.advance(MIN)
+    respond(api, "code_interpreter", [{"type": "code_interpreter", "container": container.id}])
+    traced.instrumentor.force_flush()
+    fake_api.clock.advance(90 * MIN)
+    if order == "sweep_first":
+        traced.instrumentor.force_flush()
+    api(api.client.containers.delete, container.id)
+    assert traced.instrumentor._background.drain(10)  # the deletion handled before any further sweep
+    assert container_spend(traced) == 0.0375
+
+
+# --- issue 17 defect 2: the delete and the response's charge on different workers -------------------
+# An auto 1g container created at 0 by a response, deleted by the app at 5 minutes while the
+# response's charge is still reading the container: 5 minutes x $0.0015, not 20 minutes to expiry.
+def test_a_deletion_handled_before_the_container_is_known_is_applied(api: Any, fake_api: Any,
+                                                                   traced: Any) -> None:
+    fake_api.clock.set(JULY)
+    fake_api.faults.add(r"^/v1/containers/cntr[^/]*$", "delay", method="GET", seconds=1.0)
+    response = respond(api, "code_interpreter", [{"type": "code_interpreter", "container": {"type": "auto"}}])
+    (container_id,) = {item.container_id for item in response.output if item.type == "code_interpreter_call"}
+    fake_api.clock.advance(5 * MIN)
+    api(api.client.containers.delete, container_id)
+    traced.instrumentor.force_flush()
+    fake_api.clock.advance(60 * MIN)
+    assert container_spend(traced) == 0.0075
+
+
+# --- issue 17 defect 4: the background queue full ---------------------------------------------------
+
+def _spend_now(otel: Any, kind: str) -> float:
+    """The spend counter as read now, without waiting for the (blocked) background."""
+    data = otel.reader.get_metrics_data()
+    return round(sum(p.value for r in (data.resource_metrics if data else ()) for s in r.scope_metrics
+                     for m in s.metrics if m.name == "openai_cost.spend" for p in m.data.data_points
+                     if p.attributes.get("openai_cost.kind") == kind), 9)
+
+
+def test_with_the_queue_full_the_callers_path_waits_for_nothing_and_counts_what_memory_knows(
+    api: Any, fake_api: Any, otel: Any
+) -> None:
+    """Queue of one, one worker, held busy. One search ($10/1k) and a known 1g container used at 1
+    minute (its 5-minute minimum, $0.0075) are counted on the caller's path; an auto container not
+    known yet is left to the background, which counts it once it has room (20 minutes, $0.03)."""
+    import threading
+
+    fake_api.clock.set(JULY)
+    otel.instrument(prices=PRICES, container_clock=fake_api.clock.now, fetch_queue_size=1, fetch_concurrency=1)
+    fake_api.response_scripts["search_and_code"] = ResponseScript(
+        [WebSearch("search"), CodeCall("print(1)")], usage=Usage(100, 10), web_searches=1)
+    container = api(api.client.containers.create, name="known", memory_limit="1g")
+    otel.instrumentor.force_flush()  # the container is known to the ledger
+    fake_api.clock.advance(MIN)
+    links = otel.instrumentor._responses._finish.links
+    waits: list[float] = []
+    get = links.get
+    links.get = lambda call_id, wait_s=2.0: (waits.append(wait_s), get(call_id, wait_s))[1]
+    release = threading.Event()
+    background = otel.instrumentor._background
+    assert background.submit(release.wait, 30)  # the worker is busy
+    first = respond(api, "function", [{"type": "function", "name": "get_weather", "parameters": {}}])
+    # the queue is now full: the first response waits in it, its function call span not written yet
+    call = first.output[0]
+    api(api.client.responses.create, model=MODEL, previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}])
+    respond(api, "search_and_code", [{"type": "web_search"}, {"type": "code_interpreter", "container": container.id}])
+    respond(api, "code_interpreter", [{"type": "code_interpreter", "container": {"type": "auto"}}])
+    assert waits == [0.0]  # the caller's thread looked the link up, and did not wait for it
+    assert _spend_now(otel, "web_search") == 0.01
+    assert _spend_now(otel, "container") == 0.0075
+    release.set()
+    fake_api.clock.advance(30 * MIN)
+    for _ in range(3):  # sweeps: the deferred charge handed to the background, then the expiries settled
+        otel.instrumentor.force_flush()
+    # the known one ends at 21 minutes (20 + a 5-minute minimum: $0.0375), the auto one at 21 (20: $0.03)
+    assert container_spend(otel) == 0.0675

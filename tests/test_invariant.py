@@ -328,6 +328,39 @@ def test_a_run_without_steps_or_usage_is_estimated_at_run_level(api: Driver, ote
     assert spend(points) == pytest.approx(a["openai_cost.rollup.total_usd"], rel=1e-12)
 
 
+# --- issue 17 defect 11: the function calls the app was asked for are model output --------------------
+
+ARGUMENTS = json.dumps({"city": "Paris", "unit": "celsius", "days": 7, "hourly": True, "language": "fr"})
+
+
+@pytest.mark.parametrize("ending", ["submitted", "expired_awaiting_output"])
+def test_a_run_level_estimate_counts_the_function_calls_of_required_action(api: Driver, otel: Any, fake_api: Any,
+                                                                          ending: str) -> None:
+    import tiktoken
+
+    otel.instrument(fetch_steps=False)
+    answer = "Six times seven is forty-two."
+    assistant, thread = start(api, fake_api, [Function("lookup", ARGUMENTS), Say(answer)], FUNCTION,
+                              report_usage=False)
+    runs = api.client.beta.threads.runs
+    run = api(runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1)
+    assert run.required_action.submit_tool_outputs.tool_calls[0].function.arguments == ARGUMENTS
+    if ending == "submitted":
+        run = finish_by_polling(api, thread.id, run)
+    else:
+        fake_api.clock.advance(2 * 3600)  # past expires_at while waiting for the app's output
+        run = api(runs.retrieve, run.id, thread_id=thread.id)
+    assert run.status == ("completed" if ending == "submitted" else "expired") and run.usage is None
+    a = attrs(one(otel.spans(), "invoke_agent"))
+    assert a["openai_cost.usage.source"] == "estimated" and a["openai_cost.usage.scope"] == "run"
+    enc = tiktoken.get_encoding("o200k_base")
+    written = len(enc.encode("lookup")) + len(enc.encode(ARGUMENTS))
+    if ending == "submitted":
+        written += len(enc.encode(answer))
+    assert a["gen_ai.usage.output_tokens"] >= written
+    assert tokens(otel.metrics())["output"] == a["gen_ai.usage.output_tokens"]
+
+
 # --- the invariant, over random mixes -----------------------------------------------------------------
 
 STYLES = ("create_and_poll", "retrieve_loop", "stream", "stream_then_poll", "broken_stream_then_poll")

@@ -395,3 +395,62 @@ def test_a_forked_child_starts_with_no_responses_and_a_free_lock() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert "resp_parent" in tracker._live  # the parent keeps its own
+
+
+# --- issue 17 defect 1: background responses living past the unobserved timeout ---------------------
+
+LONG_WORK_S = 3 * 3600  # on the fake clock
+lifetimes = st.fixed_dictionaries({
+    "kind": st.sampled_from(["sync", "async"]),
+    "responses": st.lists(st.fixed_dictionaries({
+        "usage": usages(),
+        # between polls: False, the app polls on; True, it is silent past the timeout (ended unobserved,
+        # provisionally) and polls again later
+        "silences": st.lists(st.booleans(), min_size=1, max_size=4),
+    }), min_size=1, max_size=3),
+})
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(life=lifetimes)
+def test_long_background_responses_count_their_reported_usage_once(fake_api: Any, life: dict[str, Any]) -> None:
+    import time
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    instrumentor = AssistantsInstrumentor()
+    instrumentor.instrument(tracer_provider=TracerProvider(), meter_provider=meters, prices=PRICES,
+                            unobserved_run_timeout_s=60.0)
+    api = Driver(life["kind"], fake_api.base_url)
+    finals = []
+    try:
+        tracker = instrumentor._responses
+        assert tracker is not None
+        for i, drawn in enumerate(life["responses"]):
+            fake_api.response_scripts[f"long{i}"] = ResponseScript([Text("Forty-two.")], usage=drawn["usage"],
+                                                                   work_s=LONG_WORK_S)
+            created = create(api, f"long{i}", background=True)
+            assert api(api.client.responses.retrieve, created.id).status == "in_progress"
+            for silent in drawn["silences"]:
+                if silent:
+                    event("ended unobserved, then polled")
+                    tracker.sweep(time.time() + 120.0)
+                assert api(api.client.responses.retrieve, created.id).status == "in_progress"
+            fake_api.clock.advance(LONG_WORK_S)
+            finals.append(api.wait(poll(api.kind, api.client, created)))
+        tracker.sweep(time.time() + 10 * 3600)
+        tracker.sweep(time.time() + 20 * 3600)
+        assert instrumentor.force_flush(10_000)
+        points = of_responses(collected(reader))
+        assert tokens(points) == {"input": sum(r.usage.input_tokens for r in finals),
+                                  "output": sum(r.usage.output_tokens for r in finals)}
+        expected = sum((expected_usd(r) for r in finals), Decimal(0))
+        assert token_spend(points) == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
+        assert [(p.attributes["openai_cost.status"], p.value) for p in points["openai_cost.runs"]] == [
+            ("completed", len(finals))]
+    finally:
+        instrumentor.uninstrument()
+        instrumentor._ended_runs = instrumentor._ended_responses = None
+        api.close()
+        meters.shutdown()

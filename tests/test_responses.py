@@ -262,3 +262,115 @@ def test_responses_created_elsewhere_follow_trace_observed_runs(api: Any, otel: 
         pass
     assert named(otel.spans(), "chat ") == []
     api.wait(other.close())
+
+
+# --- issue 17 defect 1: a background response living past the unobserved timeout --------------------
+# 50,000 input and 40,000 output tokens of the hand-priced model: $0.10 + $0.32 = $0.42, whatever the
+# sweep did while the response ran (three hours on the fake clock).
+TIMEOUT_S = 1.0
+BIG = (50_000, 40_000)
+
+
+def _spent(otel: Any) -> tuple[dict[str, int], float, list[tuple[str, int]]]:
+    points = otel.metrics()
+    tokens = {p.attributes["gen_ai.token.type"]: int(p.sum) for p in points.get("gen_ai.client.token.usage", [])
+              if p.attributes.get("openai.api.type") == "responses"}
+    runs = [(p.attributes["openai_cost.status"], p.value) for p in points.get("openai_cost.runs", [])]
+    return tokens, round(total(otel, "openai_cost.spend", **{"openai.api.type": "responses"}), 12), runs
+
+
+@pytest.mark.parametrize("seen", ["polled_past_the_timeout", "terminal_after_an_unobserved_end"])
+def test_a_long_background_response_keeps_its_reported_usage(api: Any, otel: Any, fake_api: Any,
+                                                             seen: str) -> None:
+    import time
+
+    from fakeapi.responses_scripts import ResponseScript, Text, Usage
+
+    otel.instrument(prices=PRICES, unobserved_run_timeout_s=TIMEOUT_S)
+    fake_api.response_scripts["long"] = ResponseScript([Text("Done.")], usage=Usage(*BIG), work_s=3 * 3600)
+    created = create(api, "long", background=True)  # no window: priced at the standard rates
+    tracker = otel.instrumentor._responses
+    assert api(api.client.responses.retrieve, created.id).status == "in_progress"  # three hours of work begin
+    if seen == "polled_past_the_timeout":
+        for _ in range(4):  # polled for twice the timeout: each poll is life
+            time.sleep(TIMEOUT_S / 2)
+            assert api(api.client.responses.retrieve, created.id).status in ("queued", "in_progress")
+            tracker.sweep()
+    else:  # not polled for longer than the timeout: ended unobserved, provisionally
+        tracker.sweep(time.time() + 2 * TIMEOUT_S)
+        assert otel.spans() == []
+    fake_api.clock.advance(3 * 3600)
+    final = api(api.client.responses.retrieve, created.id)
+    while final.status in ("queued", "in_progress"):
+        final = api(api.client.responses.retrieve, created.id)
+    assert (final.status, final.usage.input_tokens, final.usage.output_tokens) == ("completed", *BIG)
+    tracker.sweep(time.time() + 10 * 3600)  # any later sweep finds nothing left to count
+    tracker.sweep(time.time() + 20 * 3600)
+    a = attrs(one(otel.spans(), "chat "))
+    assert (a["responses.end_reason"], a["openai_cost.usage.source"]) == ("observed", "reported")
+    assert _spent(otel) == ({"input": BIG[0], "output": BIG[1]}, 0.42, [("completed", 1)])
+
+
+def test_a_background_response_never_seen_again_is_estimated_once_its_ending_is_final(api: Any, otel: Any,
+                                                                                      fake_api: Any) -> None:
+    import time
+
+    otel.instrument(prices=PRICES, unobserved_run_timeout_s=TIMEOUT_S)
+    create(api, "text", background=True)
+    tracker = otel.instrumentor._responses
+    now = time.time()
+    tracker.sweep(now + 2 * TIMEOUT_S)  # provisional: its end may still be seen
+    assert otel.spans() == [] and _spent(otel)[0] == {}
+    tracker.sweep(now + 9 * 3600)  # past the longest completion window and one more timeout: final
+    a = attrs(one(otel.spans(), "chat "))
+    assert (a["responses.end_reason"], a["openai_cost.usage.source"]) == ("unobserved", "estimated")
+    tokens, spent, runs = _spent(otel)
+    assert tokens == {"input": a["gen_ai.usage.input_tokens"], "output": a["gen_ai.usage.output_tokens"]}
+    assert spent > 0 and runs == [("unobserved", 1)]
+
+
+# --- issue 17 defect 9: with trace_observed_runs, money never depends on the ended-id heuristic -------
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_observed_responses_are_billed_once_whatever_the_ended_list_forgot(api: Any, otel: Any,
+                                                                           request: Any, store: str) -> None:
+    """Responses created elsewhere, all ended in the same API second; the list of ended ids keeps one.
+    Each is billed once: one first seen after another was forgotten too, one seen again after it was
+    forgotten never twice, and one another process claimed in the shared store never here."""
+    import uuid
+
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import (
+        MemorySessionStore,
+        RedisSessionStore,
+    )
+    from opentelemetry.instrumentation.openai_assistants.ended import EndedIds
+
+    other = api.new_client()
+    first, second, late, elsewhere = (create_with(api, other) for _ in range(4))
+    if store == "redis":
+        import redis
+
+        shared: Any = RedisSessionStore(redis.Redis.from_url(request.getfixturevalue("redis_url")),
+                                        prefix=f"test:{uuid.uuid4().hex}:")
+    else:
+        shared = MemorySessionStore()
+    assert shared.claim_response(elsewhere)  # another process sharing the store billed this one
+    otel.instrumentor._ended_responses = EndedIds(limit=1)
+    otel.instrument(prices=PRICES, trace_observed_runs=True, session_store=shared)
+    for response_id in (first, second, late, first, elsewhere, late):
+        assert api(api.client.responses.retrieve, response_id).status == "completed"
+    traced = sorted(attrs(s)["gen_ai.response.id"] for s in named(otel.spans(), "chat "))
+    assert traced == sorted([first, second, late])
+    points = otel.metrics()
+    runs = sum(p.value for p in points["openai_cost.runs"])
+    tokens = {p.attributes["gen_ai.token.type"]: int(p.sum) for p in points["gen_ai.client.token.usage"]}
+    assert (runs, tokens) == (3, {"input": 3 * 2000, "output": 3 * 300})
+    api.wait(other.close())
+
+
+def create_with(api: Any, client: Any) -> str:
+    """A response created by an uninstrumented process (before instrument()), polled there to its end."""
+    created = api(client.responses.create, model=MODEL, input="Hi", metadata={"script": "cached"}, background=True)
+    while api(client.responses.retrieve, created.id).status in ("queued", "in_progress"):
+        pass
+    return str(created.id)

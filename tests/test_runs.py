@@ -15,6 +15,7 @@ from opentelemetry.trace import StatusCode
 from responses_helpers import points, total
 from spanutil import assert_tree_is_sound, attrs, children, named, one
 
+from fakeapi import Code, Fail, Script
 from opentelemetry import trace
 
 TOOLS = {
@@ -342,3 +343,38 @@ def test_runs_not_created_here_make_no_span_unless_asked(api: Any, otel: Any, fa
     otel.instrument(trace_observed_runs=True)
     api(runs.poll, run.id, thread.id)
     assert len(named(otel.spans(), "invoke_agent")) == 1
+
+
+# --- issue 17 defect 10: an unsuccessful run shows its steps, whatever money needs -------------------
+
+@pytest.mark.parametrize("fetch_steps", [True, False])
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+def test_a_polled_run_ending_unsuccessfully_lists_its_steps(api: Any, otel: Any, fake_api: Any, ending: str,
+                                                             fetch_steps: bool) -> None:
+    """The run reports usage of zero tokens, which the steps seen (none) already add up to: money needs
+    no listing, but the failed or cancelled step is what a user debugs with."""
+    otel.instrument(fetch_steps=fetch_steps)
+    plan = [Fail(in_step=True)] if ending == "failed" else [Code("print(1)")]
+    fake_api.scripts["unsuccessful"] = Script(plan)
+    assistant = api(api.client.beta.assistants.create, model="gpt-4o-mini", name="Helper",
+                    tools=[{"type": "code_interpreter"}], metadata={"script": "unsuccessful"})
+    thread = api(api.client.beta.threads.create, messages=[{"role": "user", "content": "Hello there"}])
+    runs = api.client.beta.threads.runs
+    if ending == "failed":
+        run = api(runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1)
+    else:
+        run = api(runs.create, thread_id=thread.id, assistant_id=assistant.id)
+        api(runs.cancel, run.id, thread_id=thread.id)
+        run = api(runs.poll, run.id, thread.id, poll_interval_ms=1)
+    assert run.status == ending and (run.usage.prompt_tokens, run.usage.completion_tokens) == (0, 0)
+    spans = otel.spans()
+    steps = children(spans, one(spans, "invoke_agent"))
+    listed = points(otel, "openai_cost.fetches", **{"openai_cost.fetch.kind": "steps"})
+    if not fetch_steps:
+        assert steps == [] and listed == []
+        return
+    assert [p.value for p in listed] == [1]
+    assert all(attrs(s)["assistants.step.status"] == ending and s.status.status_code == StatusCode.ERROR
+               for s in steps)
+    if ending == "failed":  # the failing step, with its last_error (a cancelled one may not have begun one)
+        assert [s.status.description for s in steps] == ["Sorry, something went wrong."]

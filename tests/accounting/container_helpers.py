@@ -23,8 +23,8 @@ JULY = int(datetime(2026, 7, 14, 9, 0, tzinfo=UTC).timestamp())  # per minute, 5
 
 
 def container(cid: str, start: int, tier: str | None = "1g", **kw: Any) -> Container:
-    """A container object as the API describes it (observed)."""
-    kw.setdefault("last_active_at", start)
+    """A container object as the API describes it (observed); a deleted one was in use until deleted."""
+    kw.setdefault("last_active_at", kw.get("deleted_at", start))
     return Container(cid, memory_limit=tier, created_at=start, observed=True, **kw)
 
 

@@ -244,3 +244,49 @@ def test_three_processes_share_one_container_through_redis(redis_url: str) -> No
     all_charges = [c for r in results for c in r]
     assert sum(Decimal(usd) for _, usd in all_charges) == Decimal("0.282")  # 47 minutes of 4g, once
     assert [phase for phase, _ in all_charges].count("settlement") == 1
+
+
+# --- issue 17 defects 2 and 3: facts in any order, deletions of containers not known yet -------------
+
+def billed(outcomes: list[ContainerCharge | UnpricedContainer]) -> Decimal:
+    return sum((o.usd for o in outcomes if isinstance(o, ContainerCharge)), Decimal(0))
+
+
+# 1g, July: created at 0, last used at 1 minute, idle expiry 20 minutes: it ended at 21 minutes.
+# A clean-up job deletes it at 91 minutes. Sessions of 20 and 1 minutes, the second billed its
+# 5-minute minimum: 25 minutes x $0.0015 = $0.0375, whichever of the sweep and the delete comes first.
+USED = container("c", JULY, last_active_at=JULY + MIN)
+
+
+@pytest.mark.parametrize("order", ["delete_then_sweep", "sweep_then_delete", "swept_at_expiry_then_delete"])
+def test_life_ends_at_the_earliest_of_deletion_and_expiry_in_any_order(make_store: StoreFactory,
+                                                                      order: str) -> None:
+    ledger = ContainerLedger(RULES, make_store())
+    total = billed(ledger.observe(USED, JULY + MIN, active=False))
+    late = JULY + 91 * MIN
+    if order == "delete_then_sweep":
+        total += billed(ledger.deleted("c", late)) + billed(ledger.sweep(late))
+    elif order == "sweep_then_delete":
+        total += billed(ledger.sweep(late)) + billed(ledger.deleted("c", late))
+    else:
+        total += billed(ledger.sweep(JULY + 21 * MIN)) + billed(ledger.deleted("c", late))
+    assert total == Decimal("0.0375")
+
+
+@pytest.mark.parametrize("where", ["same_ledger", "other_ledger_first_sees_it", "other_ledger_knew_it"])
+def test_a_deletion_seen_before_the_container_is_known_is_applied(make_store: StoreFactory, where: str) -> None:
+    """Deleted at 5 minutes: 5 minutes x $0.0015, not the 21 minutes to its idle expiry ($0.0375). The
+    other ledger is another worker (memory) or another process (Redis) sharing the claim store."""
+    store = make_store()
+    other = make_store() if isinstance(store, RedisSessionStore) else store  # another process, or worker
+    deleting = ContainerLedger(RULES, store)
+    billing = deleting if where == "same_ledger" else ContainerLedger(RULES, other)
+    total = Decimal(0)
+    if where == "other_ledger_knew_it":
+        total += billed(billing.observe(USED, JULY + MIN, active=False))
+    assert deleting.deleted("c", JULY + 5 * MIN) == []  # not known to the deleting ledger: kept
+    if where != "other_ledger_knew_it":
+        total += billed(billing.observe(USED, JULY + MIN, active=False))  # the response's charge, later
+    total += billed(billing.sweep(JULY + 60 * MIN))
+    assert total == Decimal("0.0075")
+    assert billing.known("c") is None

@@ -45,6 +45,7 @@ from .responses import ResponsesFrontEnd
 from .responses.hosted import HostedTools
 from .responses.tracker import ResponseTracker
 from .semconv import SEMCONV_VERSION
+from .stores import session_store
 from .telemetry import Telemetry
 from .version import __version__
 
@@ -118,9 +119,12 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         prices = price_book(settings)
         if self._ended_runs is None or self._ended_responses is None:
             self._ended_runs, self._ended_responses = EndedIds(max(1, settings.max_tracked_runs)), EndedIds()
-        assistants = AssistantsFrontEnd(settings, telemetry, background, prices, ended=self._ended_runs)
+        sessions = session_store(settings, lambda: telemetry.instruments.session_evictions.add(1))
+        assistants = AssistantsFrontEnd(settings, telemetry, background, prices, ended=self._ended_runs,
+                                        sessions=sessions)
         responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
-                                      retrieve=assistants.fetcher.container, ended=self._ended_responses)
+                                      retrieve=assistants.fetcher.container, ended=self._ended_responses,
+                                      store=sessions)
         self._hosted = responses.hosted
         self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
         self._responses = responses.tracker

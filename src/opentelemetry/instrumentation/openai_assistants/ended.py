@@ -2,7 +2,9 @@
 never traced and billed twice: not after it left the bounded list, not after the instrumentor restarted.
 
 Bounded by count; what it forgets it still recognises by time: one that ended no later than one
-forgotten (whole API seconds) counts as seen. The instrumentor keeps one per API for the life of
+forgotten (whole API seconds) counts as seen (``seen``, for runs). Responses rely on ``remembered``
+only, and on their claim in the session store for money: a heuristic never decides whether money
+counts. The instrumentor keeps one per API for the life of
 the process, across ``uninstrument()``/``instrument()``.
 """
 
@@ -39,6 +41,11 @@ class EndedIds:
             while len(self._ended) > self.limit:
                 _, forgotten = self._ended.popitem(last=False)
                 self._forgotten_until = max(self._forgotten_until, forgotten)
+
+    def remembered(self, ident: str) -> bool:
+        """Remembered exactly (no guess by time): what money may rely on."""
+        with self._lock:
+            return ident in self._ended
 
     def seen(self, ident: str, end_s: Optional[int]) -> bool:
         """Remembered, or ended (``end_s``; None: not ended) no later than one since forgotten."""

@@ -134,6 +134,9 @@ class Run:
     required_tool_call_ids: list[str] = field(default_factory=list)  # function calls awaiting outputs
     truncation_last_messages: Optional[int] = None  # truncation_strategy last_messages, when set
     metadata: dict[str, str] = field(default_factory=dict)
+    # function calls the run asked the app for (required_action): model output, kept by the tracker for
+    # the run's life (later snapshots no longer carry them), counted by a run-level estimate
+    function_calls: list[ToolCall] = field(default_factory=list)
 
     @property
     def terminal(self) -> bool:

@@ -263,7 +263,7 @@ def _produced(run: Run, messages: Mapping[str, Message], submitted: Mapping[str,
     message or asked for a function call. A run that failed with nothing seen may have cost nothing."""
     if not run.terminal:
         return False
-    return run.status in ("completed", "incomplete") or bool(submitted) or any(
+    return run.status in ("completed", "incomplete") or bool(submitted or run.function_calls) or any(
         m.role == "assistant" for m in messages.values())
 
 

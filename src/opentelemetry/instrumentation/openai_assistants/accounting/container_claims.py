@@ -6,6 +6,14 @@ id, and a claim bills only the difference above it. Two calls, two workers or a 
 that see the same container claim the same or a smaller total and bill nothing more; a later,
 longer life bills the increment. The final settlement is reported once (``settled_now``).
 
+A store also keeps the deletion facts of containers (``note_deletion``/``deletion_of``): a
+deletion seen by a worker or process that does not know the container yet is applied by the one
+that does, when it learns the container or settles it.
+
+Responses are claimed here too (``claim_response``): the first claim of a response id wins, so a
+response billed by one process (or one instrumentor) is never billed again by another that only
+observed it (``trace_observed_runs``).
+
 The session stores of ``sessions.py`` mix these in, so one store (memory, or Redis shared by
 processes) holds both the Assistants session decisions and the container claims. Amounts are
 kept as exact decimal text; Redis claims are optimistic transactions (WATCH/MULTI), retried on
@@ -18,7 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 ZERO = Decimal(0)
 MAX_CONTAINERS = 100_000  # memory store: oldest claims forgotten beyond this (a claim that late may bill again)
@@ -39,6 +47,14 @@ class ContainerClaimStore(Protocol):
     def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim: ...
 
 
+class ContainerDeletions(Protocol):
+    """Deletion facts shared by the workers and processes billing containers (optional for a store)."""
+
+    def note_deletion(self, container_id: str, deleted_at: int) -> None: ...
+
+    def deletion_of(self, container_id: str) -> Optional[int]: ...
+
+
 def settle(billed: Decimal, settled: bool, total_usd: Decimal, final: bool) -> ContainerClaim:
     """The claim's outcome given what was billed before: the reference for both stores."""
     return ContainerClaim(max(ZERO, total_usd - billed), billed, final and not settled)
@@ -48,6 +64,8 @@ class _MemoryClaims:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.billed: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
+        self.deleted: OrderedDict[str, int] = OrderedDict()  # container id -> earliest deletion seen
+        self.responses: OrderedDict[str, bool] = OrderedDict()  # response ids billed
 
 
 class MemoryContainerClaims:
@@ -70,6 +88,31 @@ class MemoryContainerClaims:
                 state.billed.popitem(last=False)
             return claim
 
+    def note_deletion(self, container_id: str, deleted_at: int) -> None:
+        state = self._container_claims()
+        with state.lock:
+            known = state.deleted.get(container_id)
+            state.deleted[container_id] = deleted_at if known is None else min(known, deleted_at)
+            state.deleted.move_to_end(container_id)
+            while len(state.deleted) > MAX_CONTAINERS:
+                state.deleted.popitem(last=False)
+
+    def deletion_of(self, container_id: str) -> Optional[int]:
+        state = self._container_claims()
+        with state.lock:
+            return state.deleted.get(container_id)
+
+    def claim_response(self, response_id: str) -> bool:
+        """True for the first claim of ``response_id`` (bounded: the oldest claims are forgotten)."""
+        state = self._container_claims()
+        with state.lock:
+            if response_id in state.responses:
+                return False
+            state.responses[response_id] = True
+            while len(state.responses) > MAX_CONTAINERS:
+                state.responses.popitem(last=False)
+            return True
+
 
 class RedisContainerClaims:
     """Container claims shared by processes (mixed into ``RedisSessionStore``): one hash per container."""
@@ -79,7 +122,7 @@ class RedisContainerClaims:
     ttl_s: int
 
     def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim:
-        key = f"{self.prefix}container:{{{container_id}}}"
+        key = self._container_key(container_id)
 
         def transaction(pipe: Any) -> ContainerClaim:
             raw_usd, raw_settled = pipe.hmget(key, "usd", "settled")
@@ -93,3 +136,33 @@ class RedisContainerClaims:
 
         result: ContainerClaim = self._client.transaction(transaction, key, value_from_callable=True)
         return result
+
+    def _container_key(self, container_id: str) -> str:
+        return f"{self.prefix}container:{{{container_id}}}"
+
+    def note_deletion(self, container_id: str, deleted_at: int) -> None:
+        key = self._container_key(container_id)
+
+        def transaction(pipe: Any) -> None:
+            known = _int(pipe.hget(key, "deleted_at"))
+            pipe.multi()
+            pipe.hset(key, "deleted_at", str(deleted_at if known is None else min(known, deleted_at)))
+            pipe.expire(key, self.ttl_s)
+
+        self._client.transaction(transaction, key)
+
+    def deletion_of(self, container_id: str) -> Optional[int]:
+        return _int(self._client.hget(self._container_key(container_id), "deleted_at"))
+
+    def claim_response(self, response_id: str) -> bool:
+        """True for the first claim of ``response_id`` by any process sharing the store."""
+        return bool(self._client.set(f"{self.prefix}response:{{{response_id}}}", "1", nx=True, ex=self.ttl_s))
+
+
+def _int(raw: Any) -> Optional[int]:
+    if raw is None:
+        return None
+    try:
+        return int(raw.decode() if isinstance(raw, bytes) else raw)
+    except (TypeError, ValueError):
+        return None

@@ -6,6 +6,11 @@ claim store, so the charges come out as they become known: the first session or 
 opening, later sessions or minutes on the call that incurred them, and the final settlement once,
 when the container is deleted or a sweep finds it expired. Claims are keyed by container id and
 idempotent: several calls, workers or a late retrieve never bill one container twice.
+
+A deletion is a fact kept even when the container is not known here yet (the delete and the first
+response naming it handled by different workers, or the container known to another process): it
+is kept (bounded) and noted in the claim store, and applied when the container becomes known here,
+and by the process that knows it when its sweep settles it.
 """
 
 from __future__ import annotations
@@ -104,6 +109,25 @@ class ContainerLedger:
         self._max = max_containers
         self._lock = threading.Lock()
         self._known: OrderedDict[str, model.Container] = OrderedDict()
+        self._deletions: OrderedDict[str, int] = OrderedDict()  # deletions of containers not known here yet
+
+    def deleted(self, container_id: str, at: int) -> list[Outcome]:
+        """A deletion seen at API time ``at``: settles a known container, else is kept until it is known."""
+        try:
+            self._share_deletion(container_id, at)
+            with self._lock:
+                known = container_id in self._known
+                if not known:
+                    earlier = self._deletions.pop(container_id, at)
+                    self._deletions[container_id] = min(earlier, at)
+                    while len(self._deletions) > self._max:
+                        self._deletions.popitem(last=False)
+            if not known:
+                return []
+            return self.observe(model.Container(container_id, deleted_at=at), at, active=False)
+        except Exception:
+            logger.debug("deletion of container %s not kept", container_id, exc_info=True)
+            return []
 
     def observe(self, update: model.Container, at: int, *, active: bool = True) -> list[Outcome]:
         """Merge what a call at API time ``at`` showed of a container and claim what it owes now.
@@ -113,8 +137,9 @@ class ContainerLedger:
         """
         try:
             activity = model.Container(update.id, last_active_at=at if active else None, first_seen_at=at)
+            deletion = self._deletion_unless_known(update.id)
             with self._lock:
-                container = merge(merge(self._known.get(update.id), update), activity)
+                container = merge(merge(merge(self._known.get(update.id), update), activity), deletion)
                 self._known[update.id] = container
                 self._known.move_to_end(update.id)
                 while len(self._known) > self._max:
@@ -130,8 +155,9 @@ class ContainerLedger:
     def learn(self, update: model.Container) -> None:
         """Merge facts (tier, timestamps) without claiming: the money goes to the call that uses it."""
         try:
+            deletion = self._deletion_unless_known(update.id)
             with self._lock:
-                self._known[update.id] = merge(self._known.get(update.id), update)
+                self._known[update.id] = merge(merge(self._known.get(update.id), update), deletion)
                 self._known.move_to_end(update.id)
                 while len(self._known) > self._max:
                     self._known.popitem(last=False)
@@ -145,6 +171,8 @@ class ContainerLedger:
         outcomes = []
         for container in ended:
             try:
+                if container.deleted_at is None:  # deleted elsewhere before its expiry?
+                    container = merge(container, self._shared_deletion(container.id))
                 outcome = self._claim(container, now)
             except Exception:
                 logger.debug("container %s not settled", container.id, exc_info=True)
@@ -170,6 +198,26 @@ class ContainerLedger:
     def known(self, container_id: str) -> Optional[model.Container]:
         with self._lock:
             return self._known.get(container_id)
+
+    def _deletion_unless_known(self, container_id: str) -> model.Container:
+        """A container first known here: the deletion seen of it before (here, or in the claim store)."""
+        with self._lock:
+            if container_id in self._known:
+                return model.Container(container_id)
+            at: Optional[int] = self._deletions.pop(container_id, None)
+        if at is None:
+            return self._shared_deletion(container_id)
+        return model.Container(container_id, deleted_at=at)
+
+    def _shared_deletion(self, container_id: str) -> model.Container:
+        lookup = getattr(self.store, "deletion_of", None)
+        at = lookup(container_id) if callable(lookup) else None
+        return model.Container(container_id, deleted_at=at if isinstance(at, int) else None)
+
+    def _share_deletion(self, container_id: str, at: int) -> None:
+        note = getattr(self.store, "note_deletion", None)
+        if callable(note):
+            note(container_id, at)
 
     def _forget(self, container_id: str) -> None:
         with self._lock:

@@ -6,13 +6,13 @@ until 2026-03-30; per 20-minute session billed whole from 2026-03-31; per starte
 5-minute minimum per session from 2026-06-02. The rule of the container's start (its
 ``created_at``, else the first response naming it) prices its whole life.
 
-A container lives from its start to its deletion, or, when no deletion is seen, to
-``last_active_at`` plus its idle expiry. OpenAI has not published what a session is, what makes
-one "eligible", nor how a life past 20 minutes splits; we model the life split into consecutive
-windows of ``session_minutes`` from its start, each a session (the last one possibly short), and
-:class:`Interpretation` chooses what the life covers: ``"life"`` (default) counts the idle minutes
-before expiry, ``"active"`` ends the life at the last activity or deletion. Both are
-interpretations, not published facts.
+A container lives from its start to the earliest of its deletion and ``last_active_at`` plus its
+idle expiry (it cannot be revived: a later deletion ends nothing more). OpenAI has not published
+what a session is, what makes one "eligible", nor how a life past 20 minutes splits; we model the
+life split into consecutive windows of ``session_minutes`` from its start, each a session (the
+last one possibly short), and :class:`Interpretation` chooses what the life covers: ``"life"``
+(default) counts the idle minutes before expiry, ``"active"`` ends the life at the last activity
+or deletion. Both are interpretations, not published facts.
 
 Plain functions over :class:`model.Container`; times are API timestamps, and "now" is always
 passed in, so a replay or a fake clock gives the bill of its day.
@@ -145,10 +145,16 @@ def has_ended(container: model.Container, now: int) -> bool:
 
 
 def life_end(container: model.Container, now: int, interpretation: Interpretation) -> int:
-    """Where the life counted so far ends: its end if it has ended, else ``now`` or its last activity."""
-    last = last_activity(container) or now
+    """Where the life counted so far ends: its end if it has ended, else ``now`` or its last activity.
+
+    A container ends at the earliest of its deletion and its idle expiry (``last_active_at`` plus
+    its expiry): a clean-up job deleting an expired container later does not lengthen its life,
+    whichever of the deletion and the expiry sweep is handled first."""
+    last = last_activity(container)
+    expiry = last + expiry_s(container) if last is not None else None
     if container.deleted_at is not None:
-        return container.deleted_at
+        return min(container.deleted_at, expiry) if expiry is not None else container.deleted_at
+    last = last if last is not None else now
     if interpretation.basis == "active":
         return last
     if has_ended(container, now):

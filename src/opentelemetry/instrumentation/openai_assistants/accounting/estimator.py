@@ -328,14 +328,17 @@ def estimate_unseen_run(
     message_tokens: Optional[MessageTokens] = None,
 ) -> model.Usage:
     """A run whose steps could not be read, estimated whole from what was seen of it: one step per
-    function output submitted to it (``submitted``: call id -> output text, None when not kept), then
+    function call it asked for (``run.function_calls``: their names and arguments are its output) or
+    output submitted to it (``submitted``: call id -> output text, None when not kept), then
     one per message it wrote (``ctx.messages``), or a single answer step when nothing was seen.
     Always partial: the steps are a reconstruction.
     """
     run = ctx.run
+    asked = {c.id: c for c in run.function_calls}
+    order = list(submitted) + [c.id for c in run.function_calls if c.id not in submitted]
     steps = [model.Step(f"observed_call_{i}", run.id, run.thread_id, "tool_calls", "completed",
-                        tool_calls=[model.ToolCall(call_id, "function", "", output=output)])
-             for i, (call_id, output) in enumerate(submitted.items())]
+                        tool_calls=[_observed_call(asked.get(call_id), call_id, submitted.get(call_id))])
+             for i, call_id in enumerate(order)]
     written = sorted((m for m in ctx.messages.values() if m.role == "assistant"), key=lambda m: m.created_at or 0)
     steps += [model.Step(f"observed_message_{i}", run.id, run.thread_id, "message_creation", "completed",
                          message_id=m.id) for i, m in enumerate(written)]
@@ -346,6 +349,12 @@ def estimate_unseen_run(
     total = sum_usage([e.usage for e in found])
     total.partial = True
     return total
+
+
+def _observed_call(asked: Optional[model.ToolCall], call_id: str, output: Optional[str]) -> model.ToolCall:
+    if asked is None:
+        return model.ToolCall(call_id, "function", "", output=output)
+    return model.ToolCall(call_id, "function", asked.name, arguments=asked.arguments, output=output)
 
 
 def sum_usage(usages: Sequence[model.Usage]) -> model.Usage:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..accounting.pricing import PriceBook
+from ..accounting.sessions import SessionStore
 from ..background import Background
 from ..config import Settings
 from ..ended import EndedIds
@@ -26,9 +27,9 @@ class AssistantsFrontEnd:
     """Wires the parts; the tracker is what the hooks talk to."""
 
     def __init__(self, settings: Settings, telemetry: Telemetry, background: Background,
-                 prices: Optional[PriceBook] = None, ended: Optional[EndedIds] = None) -> None:
-        accountant = Accountant(settings, prices,
-                                on_session_eviction=lambda: telemetry.instruments.session_evictions.add(1))
+                 prices: Optional[PriceBook] = None, ended: Optional[EndedIds] = None,
+                 sessions: Optional[SessionStore] = None) -> None:
+        accountant = Accountant(settings, prices, sessions)
         reporter = RunReporter(settings)
         self.fetcher = Fetcher(settings.fetch_timeout_s, telemetry.fetch_outcome)
 

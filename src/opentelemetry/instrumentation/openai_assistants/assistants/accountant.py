@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 from ..accounting.account import RunAccount, account_run
 from ..accounting.estimator import BaseLearner
 from ..accounting.history import ThreadHistory
 from ..accounting.pricing import PriceBook
-from ..accounting.sessions import MemorySessionStore, RedisSessionStore, SessionDecision, SessionStore
+from ..accounting.sessions import MemorySessionStore, SessionDecision, SessionStore
 from ..accounting.tokens import TokenCounter
 from ..config import Settings
 from ..forking import in_child_after_fork, renew_locks
 from ..model import Message, Step
+from ..stores import session_store
 from .fetch import Fetcher
 from .state import RunState
 
@@ -29,10 +30,10 @@ class HistoryUnavailable(Exception):
 
 class Accountant:
     def __init__(self, settings: Settings, prices: Optional[PriceBook] = None,
-                 on_session_eviction: Optional[Callable[[], None]] = None) -> None:
+                 sessions: Optional[SessionStore] = None) -> None:
         self._settings = settings
         self.prices = prices or price_book(settings)
-        self.sessions = _session_store(settings, on_session_eviction)
+        self.sessions = sessions if sessions is not None else session_store(settings)
         self.history = ThreadHistory(max_bytes=settings.history_max_bytes)
         self.counter = TokenCounter()
         self.learner = BaseLearner()
@@ -122,27 +123,3 @@ def price_book(settings: Settings) -> PriceBook:
         # The app must not fail because of a telemetry setting: say so once, use the shipped prices.
         logger.warning("openai-assistants: price overrides ignored: %s", error)
         return PriceBook({}, settings.deployments)
-
-
-def _session_store(settings: Settings, on_eviction: Optional[Callable[[], None]] = None) -> SessionStore:
-    """The configured store: an object with ``claim``, or a name (``memory``, ``redis``) as the
-    environment spells it; anything else is ignored for the in-memory default."""
-    chosen = settings.session_store
-    if chosen is not None and not isinstance(chosen, str):
-        if callable(getattr(chosen, "claim", None)):
-            return chosen  # type: ignore[no-any-return]
-        logger.debug("openai-assistants: session_store %r has no claim(), using memory", type(chosen).__name__)
-    name = chosen.strip().lower() if isinstance(chosen, str) else ""
-    if name not in ("", "memory", "redis"):
-        logger.debug("openai-assistants: unknown session_store %r, using memory", chosen)
-    window = int(settings.session_window_s)
-    idle = int(settings.session_idle_s) if settings.session_idle_s else None
-    if settings.redis_url or name == "redis":
-        try:
-            return RedisSessionStore(url=settings.redis_url, window_s=window, idle_s=idle,
-                                     connect_timeout_s=settings.redis_connect_timeout_s,
-                                     timeout_s=settings.redis_timeout_s)
-        except Exception as error:
-            logger.warning("openai-assistants: Redis session store unavailable, using memory: %s", error)
-    return MemorySessionStore(window_s=window, idle_s=idle, lateness_s=int(settings.session_lateness_s),
-                              max_threads=settings.session_max_threads, on_live_eviction=on_eviction)

@@ -114,8 +114,10 @@ class Fetcher:
         return self._read("messages", app_client, read)
 
     def container(self, app_client: Any, container_id: str) -> Any:
-        """A Responses container object (hosted tools: its tier and timestamps), as the SDK returns it."""
-        return self._read("container", app_client, lambda client: client.containers.retrieve(container_id))
+        """A Responses container object (hosted tools: its tier and timestamps) as plain JSON: the reader
+        takes dicts, and no SDK model is built for the few fields it needs."""
+        return self._read("container", app_client,
+                          lambda client: _json(client.containers.with_raw_response.retrieve(container_id)))
 
     def _read(self, kind: str, app_client: Any, read: Callable[[Any], Any]) -> Any:
         for _ in range(2):  # a second time only if the app closed its client during the first

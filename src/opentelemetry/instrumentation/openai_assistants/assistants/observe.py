@@ -90,7 +90,16 @@ def run(obj: Any) -> Optional[Run]:
         if text(get(truncation, "type")) == "last_messages"
         else None,
         metadata=metadata(obj),
+        function_calls=[c for c in (_required_call(raw) for raw in items(required)) if c],
     )
+
+
+def _required_call(obj: Any) -> Optional[ToolCall]:
+    """A function call of ``required_action``: its id, name and arguments."""
+    ident, function = text(get(obj, "id")), get(obj, "function")
+    if not ident:
+        return None
+    return ToolCall(ident, "function", text(get(function, "name")) or "", arguments=text(get(function, "arguments")))
 
 
 def step(obj: Any) -> Optional[Step]:

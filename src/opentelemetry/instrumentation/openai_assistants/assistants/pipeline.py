@@ -77,7 +77,7 @@ class RunFinisher:
         run = state.run
         if not run.id or state.end_reason == "request_failed":
             return
-        if self._settings.fetch_steps and not state.steps_complete() and time.monotonic() < deadline:
+        if self._settings.fetch_steps and state.steps_wanted() and time.monotonic() < deadline:
             for step in self._fetcher.steps(state.client, run.thread_id, run.id) or ():
                 state.step(step)
         if self._needs_messages(state) and time.monotonic() < deadline:

@@ -9,6 +9,8 @@ from opentelemetry.context import Context
 
 from ..model import Message, Run, RunRequest, Step, ToolCall
 
+UNSUCCESSFUL = frozenset({"failed", "expired", "cancelled"})  # ends a user debugs from the steps
+
 
 @dataclass
 class StepState:
@@ -64,6 +66,15 @@ class RunState:
             return (sum(u.input_tokens for u in seen) == usage.input_tokens
                     and sum(u.output_tokens for u in seen) == usage.output_tokens)
         return self.ended_in_stream and all(s.stream_ended_ns is not None for s in self.steps.values())
+
+    def steps_wanted(self) -> bool:
+        """Whether listing the run's steps can tell more: money needs them (``steps_complete``), or the run
+        ended unsuccessfully and its steps, the failed one with its ``last_error``, were not all seen end."""
+        if not self.steps_complete():
+            return True
+        if self.run.status not in UNSUCCESSFUL:
+            return False
+        return not (self.steps and all(s.stream_ended_ns is not None for s in self.steps.values()))
 
     def step(self, step: Step) -> StepState:
         state = self.steps.get(step.id)

@@ -18,7 +18,7 @@ from ..config import Settings
 from ..ended import EndedIds
 from ..forking import in_child_after_fork
 from ..frontends import Call
-from ..model import Assistant, Message, Run, RunRequest, Step
+from ..model import Assistant, Message, Run, RunRequest, Step, ToolCall
 from . import observe
 from .state import RunState
 from .streams import RunStreamWatcher
@@ -180,6 +180,7 @@ class RunTracker:
                 if not created and (not self.settings.trace_observed_runs or self._ended_before(run)):
                     return
                 state = self._track(call, run)
+            run.function_calls = _carried_calls(state.run.function_calls, run.function_calls)
             state.run = run
             if run.status == "requires_action":
                 for call_id in run.required_tool_call_ids:
@@ -330,6 +331,14 @@ class RunTracker:
     def live_runs(self) -> int:
         with self._lock:
             return len(self._runs)
+
+
+def _carried_calls(earlier: list[ToolCall], latest: list[ToolCall]) -> list[ToolCall]:
+    """The function calls a run asked for so far: each ``requires_action`` snapshot names only its own."""
+    if not earlier:
+        return latest
+    known = {c.id for c in latest}
+    return [c for c in earlier if c.id not in known] + latest
 
 
 def ended_at(run: Run) -> Optional[int]:

@@ -9,7 +9,13 @@ the fees of its searches and images, and an auto container it enabled but did no
 become item charges of the response's account, so they sit on the tool span that incurred them,
 roll up on the response span and reach the spend counter once. Containers that end later
 (deleted, or expired by the injectable clock) are settled by the deletion's background task or
-the sweep, as counter increments.
+the sweep, as counter increments. A deletion of a container not known yet is kept by the ledger.
+
+The charge path goes one way: the response's records and request are read once into
+``HostedFacts`` (observe), the facts are accounted (ledger, fees), and the outcomes are written to
+the account and the recorder (telemetry). When the background queue is full the same path runs on
+the caller's thread with ``local_only``: fees and containers an in-memory ledger already knows are
+counted there; what needs a read or a remote claim waits for the sweep to hand it to the background.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Callable, Optional
@@ -35,8 +41,8 @@ from ..config import Settings
 from ..fields import get, provider_of, text
 from ..frontends import Call
 from ..hosted_telemetry import HostedToolsRecorder, container_attributes, fee_attributes
-from ..model import Container, ToolCall, ToolUsage
-from .hosted_observe import container_from_object, request_tools
+from ..model import Container
+from .hosted_observe import HostedFacts, container_from_object, hosted_facts
 from .state import ResponseState
 
 logger = logging.getLogger(__name__)
@@ -66,6 +72,8 @@ class HostedTools:
         self.ledger = ContainerLedger(rules, claims, interpretation)
         self._lock = threading.Lock()
         self._labels: OrderedDict[str, dict[str, Any]] = OrderedDict()  # container id -> its last labels
+        # container charges of responses accounted on the caller's path, for the background (bounded)
+        self._deferred: deque[tuple[Any, HostedFacts, dict[str, Any]]] = deque(maxlen=MAX_LABELS)
 
     # --- the caller's path: container calls ------------------------------------------------------
 
@@ -77,9 +85,8 @@ class HostedTools:
         labels = {sc.GEN_AI_PROVIDER_NAME: provider_of(client), sc.OPENAI_API_TYPE: sc.API_RESPONSES}
         if get(obj, "object") == "container.deleted" or (method == "delete" and get(obj, "deleted") is True):
             ident = text(get(obj, "id"))
-            if ident and self.ledger.known(ident) is not None:
-                now = int(self.clock())
-                self._record(self.ledger.observe(Container(ident, deleted_at=now), now), labels)
+            if ident:  # kept even when the container is not known yet: applied once it is
+                self._record(self.ledger.deleted(ident, int(self.clock())), labels)
             return
         container = container_from_object(obj)
         if container is not None:  # its money goes on the tool span of the first response using it
@@ -92,52 +99,70 @@ class HostedTools:
 
     # --- off the path: a finished response's charges ---------------------------------------------
 
-    def charge(self, state: ResponseState, account: RunAccount, labels: Mapping[str, Any]) -> None:
-        """Add the response's container, fee and assumed-container charges to its account."""
+    def charge(self, state: ResponseState, account: RunAccount, labels: Mapping[str, Any],
+               local_only: bool = False) -> None:
+        """Add the response's container, fee and assumed-container charges to its account.
+
+        Observe, account, record: the response's facts are read once (``hosted_facts``), accounted,
+        and only then written. ``local_only`` (the caller's path, the background queue full): no read
+        and no remote claim; fees are counted, and so are containers already known to an in-memory
+        ledger; the rest is deferred to the background, whose sweep settles it as counter increments.
+        """
         try:
-            response = state.response
-            at = response.completed_at or response.created_at
-            if at is None:
+            facts = hosted_facts(state.response, get(state.body, "tools"), state.request.model or state.response.model)
+            if facts is None:
                 return
-            tools = request_tools(get(state.body, "tools"))
-            self._containers(state, account, labels, tools.auto_memory_limit, tools.explicit_containers, at)
-            named = any(c.container_id for c in response.tool_calls)
-            if tools.auto_container and not named and response.terminal:
+            if facts.auto_without_call:
                 self.recorder.auto_container_without_call(labels)
-                if self.settings.assume_auto_container:
-                    assumed = self.ledger.assume(response.id, response.created_at or at, tools.auto_memory_limit)
-                    if assumed is not None:
-                        self._add(account, "", assumed)
-                        self.recorder.container(assumed, labels, spend=False)
-            usage = _usage(response.tool_calls, response.tool_usage, tools.web_search_tool, tools.image_model)
-            model = state.request.model or response.model
-            created = response.created_at or at
-            for fee in tool_fees(usage, model, created, self.fees, input_pricer(self.prices, state.provider)):
-                self._add_fee(account, response.tool_calls, fee)
+            if local_only and not self._local(facts):
+                self._defer(state.client, facts, labels)
+            else:
+                for call_id, outcome in self._container_outcomes(state.client, facts, labels):
+                    self._add(account, call_id, outcome)
+                    self.recorder.container(outcome, self._labels_of(outcome.container_id, labels), spend=False)
+            prices = input_pricer(self.prices, state.provider)
+            for fee in tool_fees(facts.usage, facts.model, facts.created_at, self.fees, prices):
+                self._add_fee(account, facts.fee_calls.get(fee.kind, ""), fee)
         except Exception:
             logger.debug("hosted tool charges of %s failed", state.response.id, exc_info=True)
 
-    def _containers(self, state: ResponseState, account: RunAccount, labels: Mapping[str, Any],
-                    auto_limit: Optional[str], explicit: tuple[str, ...], at: int) -> None:
-        seen: set[str] = set()
-        for call in state.response.tool_calls:
-            ident = call.container_id
-            if not ident or ident in seen:
-                continue
-            seen.add(ident)
-            update = Container(ident, memory_limit=None if ident in explicit else auto_limit,
-                               first_seen_at=state.response.created_at or at)
+    def _container_outcomes(self, client: Any, facts: HostedFacts,
+                            labels: Mapping[str, Any]) -> list[tuple[str, Outcome]]:
+        """Each container's charge as the response brings it to light (one read of a container first
+        seen here), and the assumed auto container when asked for."""
+        found: list[tuple[str, Outcome]] = []
+        for used in facts.containers:
+            ident = used.update.id
             outcomes = []
             if self.ledger.known(ident) is None:
-                fetched = self._fetch(state.client, ident)
+                fetched = self._fetch(client, ident)
                 if fetched is not None:
-                    outcomes = self.ledger.observe(fetched, fetched.last_active_at or at, active=False)
-            for outcome in _merged(outcomes + self.ledger.observe(update, at)):
-                self._add(account, call.id, outcome)
-                self.recorder.container(outcome, self._labels_of(ident, labels), spend=False)
+                    outcomes = self.ledger.observe(fetched, fetched.last_active_at or facts.at, active=False)
+            self._labels_of(ident, labels)
+            found += [(used.call_id, o) for o in _merged(outcomes + self.ledger.observe(used.update, facts.at))]
+        if facts.auto_without_call and self.settings.assume_auto_container:
+            assumed = self.ledger.assume(facts.response_id, facts.created_at, facts.auto_memory_limit)
+            if assumed is not None:
+                found.append(("", assumed))
+        return found
+
+    def _local(self, facts: HostedFacts) -> bool:
+        """Whether the containers' charges need neither a read nor a remote claim."""
+        if not isinstance(self.ledger.store, MemoryContainerClaims):
+            return not facts.containers and not (facts.auto_without_call and self.settings.assume_auto_container)
+        return all(self.ledger.known(used.update.id) is not None for used in facts.containers)
+
+    def _defer(self, client: Any, facts: HostedFacts, labels: Mapping[str, Any]) -> None:
+        if facts.containers or (facts.auto_without_call and self.settings.assume_auto_container):
+            self._deferred.append((client, facts, dict(labels)))
+
+    def _settle_deferred(self, client: Any, facts: HostedFacts, labels: Mapping[str, Any]) -> None:
+        """Container charges of a response accounted on the caller's path: counter increments now."""
+        for _, outcome in self._container_outcomes(client, facts, labels):
+            self.recorder.container(outcome, self._labels_of(outcome.container_id, labels))
 
     def _fetch(self, client: Any, container_id: str) -> Optional[Container]:
-        """One retrieve of a container first seen in a response (we are on a background thread)."""
+        """One read of a container first seen in a response (we are on a background thread)."""
         if self.retrieve is None or client is None:
             return None
         try:
@@ -153,8 +178,7 @@ class HostedTools:
             return
         account.charges.append(_container_charge(call_id, outcome))
 
-    def _add_fee(self, account: RunAccount, calls: list[ToolCall], fee: FeeOutcome) -> None:
-        call_id = _fee_call(calls, fee.kind)
+    def _add_fee(self, account: RunAccount, call_id: str, fee: FeeOutcome) -> None:
         attrs = {k: v for k, v in fee_attributes(fee).items() if k not in _COST_KEYS and v is not None}
         if isinstance(fee, Fee):
             account.charges.append(ItemCharge(call_id, fee.kind, fee.usd, None, fee.effective_from, attrs))
@@ -167,6 +191,8 @@ class HostedTools:
     def sweep(self, now: Optional[float] = None) -> None:
         """Settle containers that have ended by ``now`` (the injectable clock by default)."""
         try:
+            while self._deferred and self.background.submit(self._settle_deferred, *self._deferred[0]):
+                self._deferred.popleft()
             for outcome in self.ledger.sweep(int(self.clock() if now is None else now)):
                 self.recorder.container(outcome, self._labels_of(outcome.container_id, {}))
         except Exception:
@@ -207,29 +233,3 @@ def _container_charge(call_id: str, charge: ContainerCharge) -> ItemCharge:
     attrs = {k: v for k, v in container_attributes(charge).items() if k not in _COST_KEYS and v is not None}
     labels = {sc.CONTAINER_TIER: charge.tier, sc.CONTAINER_RULE: charge.rule}
     return ItemCharge(call_id, sc.KIND_CONTAINER, charge.usd, None, charge.effective_from, attrs, labels)
-
-
-def _usage(calls: list[ToolCall], reported: Optional[ToolUsage], search_tool: Optional[str],
-           image_model: Optional[str]) -> ToolUsage:
-    usage = ToolUsage(web_search_requests=reported.web_search_requests if reported else None,
-                      web_search_tool=search_tool or "web_search",
-                      image_gen=reported.image_gen if reported else None, image_model=image_model)
-    for call in calls:
-        if call.type == "web_search":
-            action = call.action or "unknown"
-            usage.web_search_actions[action] = usage.web_search_actions.get(action, 0) + 1
-        elif call.type == "file_search":
-            usage.file_search_calls += 1
-        else:
-            kind = call.type if call.type == "mcp_list_tools" else f"{call.type}_call"  # the item type
-            usage.other_calls[kind] = usage.other_calls.get(kind, 0) + 1
-    return usage
-
-
-def _fee_call(calls: list[ToolCall], kind: str) -> str:
-    """The tool call whose span carries a fee: the first of its kind (a search action first)."""
-    tool = {"image_generation": "image_generation"}.get(kind, kind)
-    matching = [c for c in calls if c.type == tool]
-    searches = [c for c in matching if c.action == "search"]
-    chosen = searches or matching
-    return chosen[0].id if chosen else ""

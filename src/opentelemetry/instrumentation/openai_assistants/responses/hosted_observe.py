@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..fields import get
-from ..model import DEFAULT_CONTAINER_EXPIRY_MINUTES, Container, ImageGenUsage, ToolUsage
+from ..model import DEFAULT_CONTAINER_EXPIRY_MINUTES, Container, ImageGenUsage, Response, ToolCall, ToolUsage
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,80 @@ class RequestTools:
     explicit_containers: tuple[str, ...] = ()
     web_search_tool: Optional[str] = None  # web_search | web_search_preview
     image_model: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UsedContainer:
+    """A container a tool call of a response ran in, as the response tells it."""
+
+    call_id: str
+    update: Container  # its tier when the request chose it (auto), its first sight
+
+
+@dataclass(frozen=True)
+class HostedFacts:
+    """What a finished response tells its hosted-tool accounting: read once, from its records and its
+    request's ``tools``, before anything is accounted."""
+
+    response_id: str
+    at: int  # API time of its end (``completed_at``, else ``created_at``)
+    created_at: int
+    model: Optional[str]
+    containers: tuple[UsedContainer, ...]
+    auto_without_call: bool  # an auto container was enabled and no tool call named one
+    auto_memory_limit: Optional[str]
+    usage: ToolUsage
+    fee_calls: dict[str, str]  # fee kind -> the tool call whose span carries it
+
+
+FEE_TOOLS = {"web_search": "web_search", "file_search": "file_search", "image_generation": "image_generation"}
+
+
+def hosted_facts(response: Response, tools_param: Any, model: Optional[str]) -> Optional[HostedFacts]:
+    """The hosted-tool facts of a finished response; None when it says no time (nothing to date)."""
+    at = response.completed_at or response.created_at
+    if at is None:
+        return None
+    tools = request_tools(tools_param)
+    created = response.created_at or at
+    used: dict[str, UsedContainer] = {}
+    for call in response.tool_calls:
+        ident = call.container_id
+        if ident and ident not in used:
+            limit = None if ident in tools.explicit_containers else tools.auto_memory_limit
+            used[ident] = UsedContainer(call.id, Container(ident, memory_limit=limit, first_seen_at=created))
+    return HostedFacts(
+        response.id, at, created, model, tuple(used.values()),
+        tools.auto_container and not used and response.terminal, tools.auto_memory_limit,
+        calls_usage(response.tool_calls, response.tool_usage, tools.web_search_tool, tools.image_model),
+        {kind: _fee_call(response.tool_calls, tool) for kind, tool in FEE_TOOLS.items()},
+    )
+
+
+def calls_usage(calls: list[ToolCall], reported: Optional[ToolUsage], search_tool: Optional[str],
+                image_model: Optional[str]) -> ToolUsage:
+    """Billable tool use: ``tool_usage`` as reported where it says, the tool call items otherwise."""
+    usage = ToolUsage(web_search_requests=reported.web_search_requests if reported else None,
+                      web_search_tool=search_tool or "web_search",
+                      image_gen=reported.image_gen if reported else None, image_model=image_model)
+    for call in calls:
+        if call.type == "web_search":
+            action = call.action or "unknown"
+            usage.web_search_actions[action] = usage.web_search_actions.get(action, 0) + 1
+        elif call.type == "file_search":
+            usage.file_search_calls += 1
+        else:
+            kind = call.type if call.type == "mcp_list_tools" else f"{call.type}_call"  # the item type
+            usage.other_calls[kind] = usage.other_calls.get(kind, 0) + 1
+    return usage
+
+
+def _fee_call(calls: list[ToolCall], tool: str) -> str:
+    """The tool call whose span carries a fee: the first of its kind (a search action first)."""
+    matching = [c for c in calls if c.type == tool]
+    searches = [c for c in matching if c.action == "search"]
+    chosen = searches or matching
+    return chosen[0].id if chosen else ""
 
 
 def _int(value: Any) -> Optional[int]:

@@ -1,13 +1,19 @@
 """What happens to a response once it has ended: off the caller's path, its usage (reported, else
-estimated from what was observed), its account, its links and its records, handed to telemetry."""
+estimated from what was observed), its account, its links and its records, handed to telemetry.
+
+With ``trace_observed_runs`` every response is claimed once in the session store before it counts:
+one already billed, by this process or by another sharing the store, is not billed (nor traced)
+again, whatever the bounded list of ended ids remembers.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from .. import semconv as sc
 from ..accounting.account import RunAccount
+from ..accounting.container_claims import MemoryContainerClaims
 from ..accounting.inference import account_inference
 from ..accounting.pricing import PriceBook
 from ..accounting.terms import response_terms
@@ -18,7 +24,7 @@ from ..model import Usage
 from ..telemetry import Telemetry
 from . import observe
 from .hosted import HostedTools
-from .links import CallLinks
+from .links import WAIT_S, CallLinks
 from .report import ResponseReporter
 from .state import ResponseState
 
@@ -27,9 +33,10 @@ logger = logging.getLogger(__name__)
 
 class ResponseFinisher:
     def __init__(self, settings: Settings, background: Background, telemetry: Telemetry, prices: PriceBook,
-                 counter: TokenCounter, hosted: Optional[HostedTools] = None) -> None:
+                 counter: TokenCounter, hosted: Optional[HostedTools] = None, claims: Any = None) -> None:
         self._settings = settings
         self._hosted = hosted
+        self._claims = claims
         self._background = background
         self._telemetry = telemetry
         self._prices = prices
@@ -43,9 +50,27 @@ class ResponseFinisher:
             self.links.expect(calls)
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("response", "dropped")
-            self._emit(state, self._account(state, estimate=False))
+            if isinstance(self._claims, MemoryContainerClaims) and not self._claimed(state):
+                self.links.abandon(calls)  # in-memory claim: no read; a remote one is not asked here
+                return
+            self._emit(state, self._account(state, estimate=False), wait=False)
+
+    def _claimed(self, state: ResponseState) -> bool:
+        """Whether this response is ours to count: always, unless ``trace_observed_runs`` (then its first
+        claim in the store wins). A store that fails leaves it counted: money is never dropped on a guess."""
+        claim = getattr(self._claims, "claim_response", None)
+        if not self._settings.trace_observed_runs or not state.response.id or not callable(claim):
+            return True
+        try:
+            return bool(claim(state.response.id))
+        except Exception:
+            logger.debug("openai-assistants: claim of response %s failed", state.response.id, exc_info=True)
+            return True
 
     def _complete(self, state: ResponseState) -> None:
+        if not self._claimed(state):  # billed and traced already, here or elsewhere
+            self.links.abandon([c.id for c in state.response.tool_calls if c.type == "function" and c.id])
+            return
         account = None
         try:
             account = self._account(state, estimate=True)
@@ -64,10 +89,10 @@ class ResponseFinisher:
         account = account_inference(response.id, model, usage, prices=self._prices,
                                     created_at=response.created_at, provider=state.provider, terms=terms,
                                     conversation_id=request.conversation_id or response.conversation_id or "")
-        if self._hosted is not None and estimate:  # containers are claimed once, in the background
+        if self._hosted is not None:  # on the caller's path (no estimate): from memory only, no reads
             labels = {sc.GEN_AI_PROVIDER_NAME: state.provider, sc.GEN_AI_REQUEST_MODEL: model,
                       sc.OPENAI_API_TYPE: sc.API_RESPONSES}
-            self._hosted.charge(state, account, {k: v for k, v in labels.items() if v})
+            self._hosted.charge(state, account, {k: v for k, v in labels.items() if v}, local_only=not estimate)
         return account
 
     def estimate(self, state: ResponseState) -> Usage:
@@ -86,10 +111,12 @@ class ResponseFinisher:
         return Usage(max(tokens_in, 1), tokens_out, "estimated", partial=earlier or not state.body,
                      degraded=encoder.degraded)
 
-    def _emit(self, state: ResponseState, account: Optional[RunAccount]) -> None:
+    def _emit(self, state: ResponseState, account: Optional[RunAccount], wait: bool = True) -> None:
+        """``wait``: a link to a function call whose span is on its way may be waited for (background
+        only: the caller's thread never waits)."""
         calls = [c.id for c in state.response.tool_calls if c.type == "function" and c.id]
         try:
-            links = [self.links.get(call_id) for call_id in state.request.tool_outputs]
+            links = [self.links.get(call_id, WAIT_S if wait else 0.0) for call_id in state.request.tool_outputs]
             written = self._telemetry.invocation_ended(self._report.response(state, links), account)
             self.links.written(written)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -10,6 +11,8 @@ from opentelemetry.context import Context
 from ..model import Response, ResponseRequest
 
 MAX_OBSERVED_TEXT = 1_000_000  # characters of streamed output kept for an estimate
+WINDOW_S = {"2h": 2 * 3600, "8h": 8 * 3600}  # background_options.completion_window
+LONGEST_WINDOW_S = 8 * 3600
 
 
 @dataclass
@@ -31,11 +34,21 @@ class ResponseState:
     item_ended_ns: dict[str, int] = field(default_factory=dict)  # item id -> output_item.done seen
     streamed_text: list[str] = field(default_factory=list)  # output deltas seen, for an estimate
     streamed_chars: int = 0
+    seen_ns: int = 0  # the last observation (a poll, a stream event): the response was alive then
+    final_s: float = 0.0  # ended unobserved: when that ending becomes final, unless its end is seen first
 
     def streamed(self, delta: str) -> None:
+        self.seen_ns = time.time_ns()
         if self.streamed_chars < MAX_OBSERVED_TEXT:
             self.streamed_text.append(delta)
             self.streamed_chars += len(delta)
 
+    def limit(self, unobserved_s: float) -> float:
+        """The latest a response may live: its completion window (the longest one when not given)."""
+        return self.started_ns / 1e9 + max(unobserved_s, WINDOW_S.get(self.request.completion_window or "",
+                                                                      LONGEST_WINDOW_S))
+
     def deadline(self, unobserved_s: float) -> float:
-        return self.started_ns / 1e9 + unobserved_s
+        """When a response not seen since is taken to have ended unseen: ``unobserved_s`` after the last
+        observation (a poll or a stream event is life), never past its ``limit``."""
+        return min(max(self.started_ns, self.seen_ns) / 1e9 + unobserved_s, self.limit(unobserved_s))

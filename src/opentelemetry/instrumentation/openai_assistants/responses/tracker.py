@@ -5,6 +5,16 @@ One ``ResponseState`` per response id, from the call that created it to its term
 response polled from another thread or task, or resumed by a later stream, keeps one span. Polls
 add no spans. Conversation and container calls are observed too: containers are handed on for
 their billing. Nothing here blocks: the caller's path only updates plain data under a lock.
+
+A poll or a stream event is life: a response is taken to have ended unseen only
+``unobserved_run_timeout_s`` after its last observation, and never later than its completion window
+(``ResponseState.limit``). Even then its ending is provisional: the response waits, bounded in
+number, as a tombstone until that ending is final (its limit, and at least one more timeout), and
+its estimate is counted only then. If its terminal object is seen first (a late poll), the response
+ends as observed and its reported usage is what counts: counters only grow, so the estimate of a
+response whose usage may still arrive is never counted, and the money metrics equal the reported
+figures exactly, never an estimate plus them. A tombstone pushed out by the bound, or still there
+at shutdown, ends with its estimate.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ class ResponseTracker:
         # only with trace_observed_runs: responses not to trace again (kept across restarts when given)
         self._ended = ended if ended is not None else EndedIds()
         self._evicted: list[ResponseState] = []
+        self._unseen: OrderedDict[str, ResponseState] = OrderedDict()  # ended unobserved, not final yet
         in_child_after_fork(self, ResponseTracker._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
@@ -60,6 +71,7 @@ class ResponseTracker:
         self._lock = threading.Lock()
         self._live = OrderedDict()
         self._evicted = []
+        self._unseen = OrderedDict()
 
     # --- frontends.FrontEnd ------------------------------------------------------------------------
 
@@ -114,20 +126,24 @@ class ResponseTracker:
             return False
         with self._lock:
             state = self._live.get(ident)
-            return state is not None and state.response.status == status
+            if state is None or state.response.status != status:
+                return False
+            state.seen_ns = time.time_ns()  # alive: its deadline moves on
+            return True
 
     def observe_response(self, call: Call, response: Response, created: bool, at_ns: Optional[int] = None) -> None:
         now = at_ns or time.time_ns()
         with self._lock:
-            state = self._live.get(response.id)
+            state = self._live.get(response.id) or self._revived(response.id)
             if state is None:
-                if not created and (not self.settings.trace_observed_runs or self._seen_ended(response)):
-                    return
+                if not created and (not self.settings.trace_observed_runs or self._ended.remembered(response.id)):
+                    return  # traced here already; one forgotten since is claimed once by the finisher
                 # a response already ended when first seen (most plain creates) is finished, not tracked
                 state = self._new_state(call, response) if response.terminal else self._track(call, response)
             if self.is_creation(call):
                 call.state["response"] = response.id
             state.response = response
+            state.seen_ns = now
             finished = response.terminal and state.ended_ns is None
             if finished:
                 state.ended_ns = now
@@ -142,6 +158,7 @@ class ResponseTracker:
             with self._lock:
                 state = self._live.get(response_id)
                 if state is not None:
+                    state.seen_ns = at_ns
                     state.item_started_ns.setdefault(item_id, at_ns)
 
     def item_done(self, response_id: Optional[str], item: Any, at_ns: int) -> None:
@@ -150,6 +167,7 @@ class ResponseTracker:
             with self._lock:
                 state = self._live.get(response_id)
                 if state is not None:
+                    state.seen_ns = at_ns
                     state.item_ended_ns[item_id] = at_ns
 
     def live(self, response_id: Optional[str]) -> Optional[ResponseState]:
@@ -192,6 +210,14 @@ class ResponseTracker:
             self._evicted.append(oldest)  # finished once the lock is released
         return state
 
+    def _revived(self, response_id: str) -> Optional[ResponseState]:
+        """A response ended unobserved but seen again before that was final: tracked again (lock held)."""
+        state = self._unseen.pop(response_id, None)
+        if state is not None:
+            state.end_reason, state.ended_ns, state.final_s = "observed", None, 0.0
+            self._live[response_id] = state
+        return state
+
     def _finish_evicted(self) -> None:
         with self._lock:
             evicted, self._evicted = self._evicted, []
@@ -205,9 +231,6 @@ class ResponseTracker:
     def _forget(self, response: Response) -> None:
         if self.settings.trace_observed_runs:
             self._ended.put(response.id, _ended_at(response))
-
-    def _seen_ended(self, response: Response) -> bool:
-        return self._ended.seen(response.id, _ended_at(response) if response.terminal else None)
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
@@ -231,26 +254,38 @@ class ResponseTracker:
         self._finish(state)
 
     def sweep(self, now_s: Optional[float] = None) -> None:
-        """End responses never seen to finish once past the configured limit."""
+        """End responses not seen for too long (provisionally), and finish those whose ending is final."""
         now_s = now_s or time.time()
-        expired: list[ResponseState] = []
+        timeout = self.settings.unobserved_run_timeout_s
+        final: list[ResponseState] = []
         with self._lock:
             for state in list(self._live.values()):
-                if now_s >= state.deadline(self.settings.unobserved_run_timeout_s):
-                    self._untrack(state.response)
-                    expired.append(state)
-        for state in expired:
-            state.end_reason, state.ended_ns = "unobserved", max(state.started_ns, int(now_s * 1e9))
+                if now_s >= state.deadline(timeout):
+                    self._live.pop(state.response.id, None)
+                    state.end_reason, state.ended_ns = "unobserved", max(state.started_ns, int(now_s * 1e9))
+                    state.final_s = max(state.limit(timeout), now_s + timeout)
+                    self._unseen[state.response.id] = state
+            for state in list(self._unseen.values()):
+                if now_s >= state.final_s:
+                    final.append(self._unseen.pop(state.response.id))
+            while len(self._unseen) > max(1, self.settings.max_tracked_runs):
+                final.append(self._unseen.popitem(last=False)[1])
+            for state in final:
+                self._forget(state.response)
+        for state in final:
             self._finish(state)
 
     def end_all(self, reason: str) -> None:
         with self._lock:
-            states = list(self._live.values())
-            for state in states:
+            states, unseen = list(self._live.values()), list(self._unseen.values())
+            for state in states + unseen:
                 self._forget(state.response)
             self._live.clear()
+            self._unseen.clear()
         for state in states:
             state.end_reason, state.ended_ns = reason, time.time_ns()
+            self._finish(state)
+        for state in unseen:  # ended unobserved: now final, with its estimate
             self._finish(state)
 
     def live_responses(self) -> int:
