@@ -675,6 +675,28 @@ def _spans_per_call(subject: Subject, w: Workload) -> float:
     return spans / 5
 
 
+@contextlib.contextmanager
+def _logging_sums(log: list[otel_floor.Measurement]) -> Iterator[None]:
+    """Log every amount our in-process counters (``metrics.Sums``) take, as a synchronous counter's ``add``:
+    the floor is what the SDK needs for the same telemetry written the usual way."""
+    try:
+        from opentelemetry.instrumentation.openai_assistants.metrics import Sums
+    except ImportError:  # counters are synchronous instruments: the recording meter sees them
+        yield
+        return
+    original = Sums.add
+
+    def logged(sums: Any, amount: Any, attributes: Any = None, *args: Any, **kwargs: Any) -> None:
+        log.append((sums.name, "add", amount, dict(attributes or {})))
+        original(sums, amount, attributes, *args, **kwargs)
+
+    Sums.add = logged  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sums.add = original  # type: ignore[method-assign]
+
+
 def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[str, Any]]:
     """Per workload that ends runs: what one run emits, the OpenTelemetry SDK's own cost of writing
     exactly that (``otel_floor``), and the Python calls of our whole background work per run."""
@@ -688,6 +710,7 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
         tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
         instrumentor = AssistantsInstrumentor()
         instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meters)
+        calls = max(1, round(runs / w.runs_per_call))
         try:
             w.setup()
             for _ in range(10):  # warm: rates cached, assistant known
@@ -695,8 +718,12 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
             instrumentor.force_flush()
             exporter.spans.clear()
             meters.log.clear()
-            calls = max(1, round(runs / w.runs_per_call))
-            bg.profile = cProfile.Profile()
+            with _logging_sums(meters.log):  # what the runs emit ...
+                for _ in range(calls):
+                    w.op()
+                instrumentor.force_flush()
+            emitted_spans, emitted_measurements = list(exporter.spans), list(meters.log)
+            bg.profile = cProfile.Profile()  # ... and, unlogged, the Python calls of our background work
             for _ in range(calls):
                 w.op()
             instrumentor.force_flush()
@@ -704,9 +731,10 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
         finally:
             instrumentor.uninstrument()
         finished = round(calls * w.runs_per_call)
-        emitted = otel_floor.Emitted(finished, list(exporter.spans), list(meters.log))
+        emitted = otel_floor.Emitted(finished, emitted_spans, emitted_measurements)
         rows.append({"name": w.name, "spans": len(emitted.spans) / finished,
                      "measurements": len(emitted.measurements) / finished,
+                     "sync_measurements": sum(1 for m in emitted.measurements if m[1] == "record") / finished,
                      "floor_us": otel_floor.floor_us(emitted), "woken_floor_us": otel_floor.woken_floor_us(emitted),
                      "floor_calls": otel_floor.floor_calls(emitted),
                      "our_calls": pstats.Stats(profile).total_calls / finished})  # type: ignore[attr-defined]
