@@ -241,9 +241,11 @@ class ReplayTransport(httpx2.BaseTransport):
             self.last_run = _run_id(kind, self._counter)
             return self.last_run
 
-    def _json(self, body: bytes, run_id: str = "") -> httpx2.Response:
+    def _json(self, body: bytes, run_id: str = "", thread_id: str = "") -> httpx2.Response:
         if run_id:
             body = body.replace(_PLACEHOLDER.encode(), run_id.encode())
+        if thread_id and thread_id != self.p.thread_id:  # a run on another thread (ids of the same length)
+            body = body.replace(self.p.thread_id.encode(), thread_id.encode())
         return httpx2.Response(200, headers=self._JSON, content=body)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -254,18 +256,19 @@ class ReplayTransport(httpx2.BaseTransport):
             return self._responses(request, parts)
         if parts[0] == "assistants":
             return self._json(self.p.assistant)
+        thread_id = parts[1]
         if len(parts) == 3 and parts[2] == "messages":
-            return self._json(self.p.messages, self.last_run)
+            return self._json(self.p.messages, self.last_run, thread_id)
         if len(parts) == 3 and post:  # threads/{id}/runs
             options = json.loads(request.content or b"{}")
             kind = (options.get("metadata") or {}).get("kind", HOLD)
             if options.get("stream"):
                 body = self.p.sse.replace(_PLACEHOLDER.encode(), self.new_id(STREAM).encode())
                 return httpx2.Response(200, headers=self._SSE, stream=_Chunks(body, self.p.sse_cuts))
-            return self._json(self.p.created, self.new_id(kind))
+            return self._json(self.p.created, self.new_id(kind), thread_id)
         run_id = parts[3]
         if len(parts) == 5 and parts[4] == "steps":
-            return self._json(self.p.steps, run_id)
+            return self._json(self.p.steps, run_id, thread_id)
         kind = run_id[4]
         if kind == MULTI:
             with self._lock:
@@ -273,9 +276,9 @@ class ReplayTransport(httpx2.BaseTransport):
                 self._polled[run_id] = n + 1
                 if n + 1 >= len(self.p.polls):
                     del self._polled[run_id]
-            return self._json(self.p.polls[min(n, len(self.p.polls) - 1)], run_id)
+            return self._json(self.p.polls[min(n, len(self.p.polls) - 1)], run_id, thread_id)
         done = kind == QUICK or (kind == HOLD and self.finishing)
-        return self._json(self.p.polls[-1] if done else self.p.polls[0], run_id)
+        return self._json(self.p.polls[-1] if done else self.p.polls[0], run_id, thread_id)
 
 
     def _responses(self, request: httpx2.Request, parts: list[str]) -> httpx2.Response:
@@ -305,6 +308,17 @@ class ReplayTransport(httpx2.BaseTransport):
         body = body.replace(_RESP_PLACEHOLDER.encode(), response_id.encode())
         return httpx2.Response(200, headers=self._JSON, content=body)
 
+class LatencyTransport(httpx2.BaseTransport):
+    """The same replay, each request answered after ``delay_s`` (a real API's latency)."""
+
+    def __init__(self, replay: ReplayTransport, delay_s: float) -> None:
+        self.replay, self.delay_s = replay, delay_s
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        time.sleep(self.delay_s)
+        return self.replay.handle_request(request)
+
+
 class _AsyncChunks(httpx2.AsyncByteStream):
     def __init__(self, chunks: Any) -> None:
         self._chunks = chunks
@@ -317,11 +331,15 @@ class _AsyncChunks(httpx2.AsyncByteStream):
 class AsyncReplayTransport(httpx2.AsyncBaseTransport):
     """The same replay for ``AsyncOpenAI``: answers from the sync transport's logic, no I/O."""
 
-    def __init__(self, sync: ReplayTransport) -> None:
+    def __init__(self, sync: ReplayTransport, delay_s: float = 0.0) -> None:
         self.sync = sync
-        self.handle_request = sync.handle_request  # the instrumentation's own sync reads reach it too
+        self.delay_s = delay_s
+        # the instrumentation's own sync reads reach it too
+        self.handle_request = LatencyTransport(sync, delay_s).handle_request if delay_s else sync.handle_request
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         await request.aread()
         response = self.sync.handle_request(request)
         if isinstance(response.stream, _Chunks):
@@ -331,14 +349,20 @@ class AsyncReplayTransport(httpx2.AsyncBaseTransport):
 
 def make_client(payloads: Payloads) -> tuple[openai.OpenAI, ReplayTransport]:
     transport = ReplayTransport(payloads)
-    client = openai.OpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
-                           http_client=openai.DefaultHttpxClient(transport=transport))
-    return client, transport
+    return slow_client(transport, 0.0), transport
 
 
-def make_async_client(transport: ReplayTransport) -> openai.AsyncOpenAI:
+def slow_client(transport: ReplayTransport, delay_s: float) -> openai.OpenAI:
+    """A client over the replay, each request answered after ``delay_s`` (none: the transport itself)."""
+    http: httpx2.BaseTransport = LatencyTransport(transport, delay_s) if delay_s else transport
+    return openai.OpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
+                         http_client=openai.DefaultHttpxClient(transport=http))
+
+
+def make_async_client(transport: ReplayTransport, delay_s: float = 0.0) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(api_key="sk-bench", base_url=BASE_URL, max_retries=0,
-                              http_client=openai.DefaultAsyncHttpxClient(transport=AsyncReplayTransport(transport)))
+                              http_client=openai.DefaultAsyncHttpxClient(
+                                  transport=AsyncReplayTransport(transport, delay_s)))
 
 
 # --- telemetry sinks and the instrumentations under test ---------------------------------------------
@@ -461,11 +485,12 @@ class Workload:
     runs_per_call: float = 0.0  # runs that end per call (for background CPU and spans per run)
 
 
-def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, scale: float) -> list[Workload]:
+def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, scale: float,
+              delay_s: float = 0.0) -> list[Workload]:
     runs = client.beta.threads.runs
     held: dict[str, str] = {}
     loop = asyncio.new_event_loop()
-    aruns = make_async_client(transport).beta.threads.runs
+    aruns = make_async_client(transport, delay_s).beta.threads.runs
 
     def run(coro: Any) -> Any:
         return loop.run_until_complete(coro)
@@ -540,10 +565,12 @@ class Result:
     cpu_ratios: list[float] = field(default_factory=list)  # process CPU (all threads)
     drained_cpu_ratios: list[float] = field(default_factory=list)  # process CPU incl. the background drain
     cpu_added_us: list[float] = field(default_factory=list)  # per call, instrumented minus bare, drain included
+    own_added_us: list[float] = field(default_factory=list)  # per call, calling thread's CPU, inst minus bare
     errors: dict[str, int] = field(default_factory=dict)  # exception type -> count, instrumented arm
     base_errors: dict[str, int] = field(default_factory=dict)
     bg_cpu_s: float = 0.0
     runs: float = 0.0
+    caller_calls: dict[str, float] = field(default_factory=dict)  # "inst"/"base" -> Python calls per call
 
 
 def _block(w: Workload, errors: dict[str, int]) -> tuple[float, float, float]:
@@ -559,7 +586,8 @@ def _block(w: Workload, errors: dict[str, int]) -> tuple[float, float, float]:
     return time.perf_counter() - wall, time.thread_time() - own, time.process_time() - cpu
 
 
-def measure(subject: Subject, loads: list[Workload], pairs: int, bg: BackgroundClock) -> list[Result]:
+def measure(subject: Subject, loads: list[Workload], pairs: int, bg: BackgroundClock,
+            count: bool = True) -> list[Result]:
     results = []
     for w in loads:
         r = Result(w.name)
@@ -589,11 +617,47 @@ def measure(subject: Subject, loads: list[Workload], pairs: int, bg: BackgroundC
             r.drained_cpu_ratios.append(drained[True] / drained[False])
             r.cpu_added_us.append((drained[True] - drained[False]) / w.calls * 1e6)
             r.own_ratios.append(times[True][1] / times[False][1])
+            r.own_added_us.append((times[True][1] - times[False][1]) / w.calls * 1e6)
             r.cpu_ratios.append(times[True][2] / times[False][2])
             r.base_us.append(times[False][0] / w.calls * 1e6)
             r.inst_us.append(times[True][0] / w.calls * 1e6)
+        if count:
+            r.caller_calls = caller_calls(subject, w)
         results.append(r)
     return results
+
+
+def _count_calls(w: Workload, calls: int) -> float:
+    """Python function calls per call on the calling thread (``sys.setprofile`` is per thread: the
+    background workers are not counted)."""
+    w.setup()
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        for _ in range(calls):
+            with contextlib.suppress(Exception):  # errors are counted by ``measure``
+                w.op()
+    finally:
+        sys.setprofile(None)
+    return count / calls
+
+
+def caller_calls(subject: Subject, w: Workload) -> dict[str, float]:
+    """The caller's path as a number that does not move with the machine's load."""
+    calls = max(2, min(w.calls, 20))
+    subject.on()
+    _count_calls(w, 2)  # warm: first-use work is not the per-call path
+    inst = _count_calls(w, calls)
+    subject.flush()
+    subject.off()
+    _count_calls(w, 2)
+    return {"inst": inst, "base": _count_calls(w, calls)}
 
 
 def _spans_per_call(subject: Subject, w: Workload) -> float:
@@ -611,6 +675,28 @@ def _spans_per_call(subject: Subject, w: Workload) -> float:
     return spans / 5
 
 
+@contextlib.contextmanager
+def _logging_sums(log: list[otel_floor.Measurement]) -> Iterator[None]:
+    """Log every amount our in-process counters (``metrics.Sums``) take, as a synchronous counter's ``add``:
+    the floor is what the SDK needs for the same telemetry written the usual way."""
+    try:
+        from opentelemetry.instrumentation.openai_assistants.metrics import Sums
+    except ImportError:  # counters are synchronous instruments: the recording meter sees them
+        yield
+        return
+    original = Sums.add
+
+    def logged(sums: Any, amount: Any, attributes: Any = None, *args: Any, **kwargs: Any) -> None:
+        log.append((sums.name, "add", amount, dict(attributes or {})))
+        original(sums, amount, attributes, *args, **kwargs)
+
+    Sums.add = logged  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Sums.add = original  # type: ignore[method-assign]
+
+
 def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[str, Any]]:
     """Per workload that ends runs: what one run emits, the OpenTelemetry SDK's own cost of writing
     exactly that (``otel_floor``), and the Python calls of our whole background work per run."""
@@ -624,6 +710,7 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
         tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
         instrumentor = AssistantsInstrumentor()
         instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meters)
+        calls = max(1, round(runs / w.runs_per_call))
         try:
             w.setup()
             for _ in range(10):  # warm: rates cached, assistant known
@@ -631,8 +718,12 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
             instrumentor.force_flush()
             exporter.spans.clear()
             meters.log.clear()
-            calls = max(1, round(runs / w.runs_per_call))
-            bg.profile = cProfile.Profile()
+            with _logging_sums(meters.log):  # what the runs emit ...
+                for _ in range(calls):
+                    w.op()
+                instrumentor.force_flush()
+            emitted_spans, emitted_measurements = list(exporter.spans), list(meters.log)
+            bg.profile = cProfile.Profile()  # ... and, unlogged, the Python calls of our background work
             for _ in range(calls):
                 w.op()
             instrumentor.force_flush()
@@ -640,9 +731,10 @@ def floor(loads: list[Workload], bg: BackgroundClock, runs: int) -> list[dict[st
         finally:
             instrumentor.uninstrument()
         finished = round(calls * w.runs_per_call)
-        emitted = otel_floor.Emitted(finished, list(exporter.spans), list(meters.log))
+        emitted = otel_floor.Emitted(finished, emitted_spans, emitted_measurements)
         rows.append({"name": w.name, "spans": len(emitted.spans) / finished,
                      "measurements": len(emitted.measurements) / finished,
+                     "sync_measurements": sum(1 for m in emitted.measurements if m[1] == "record") / finished,
                      "floor_us": otel_floor.floor_us(emitted), "woken_floor_us": otel_floor.woken_floor_us(emitted),
                      "floor_calls": otel_floor.floor_calls(emitted),
                      "our_calls": pstats.Stats(profile).total_calls / finished})  # type: ignore[attr-defined]
@@ -690,24 +782,54 @@ def memory(subject: Subject, client: openai.OpenAI, transport: ReplayTransport, 
         out[f"after_in_flight_bytes_{key}"] = tracemalloc.get_traced_memory()[0] - base
         if instrumented:
             subject.off()
-    # finished runs: create, read once (completed), repeat; background drained at checkpoints
+    # in-flight responses: background responses created and held (queued), then read to their end
+    def hold_responses() -> int:
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        ids = [client.responses.create(model=MODEL, input="Hi", background=True).id for _ in range(in_flight)]
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - start
+        for response_id in ids:
+            while client.responses.retrieve(response_id).status in ("queued", "in_progress"):
+                pass
+        return held
+
+    hold_responses()  # uninstrumented: the SDK alone
+    out["in_flight_response_bytes_sdk"] = hold_responses()
     subject.on()
-    for _ in range(200):
-        runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id, metadata={"kind": QUICK})
+    hold_responses()
     subject.flush()
-    gc.collect()
-    base, rss0 = tracemalloc.get_traced_memory()[0], _rss_mb()
-    checkpoints = {finished // 10, finished // 2, finished}
-    trail = []
-    for i in range(1, finished + 1):
-        run = runs.create(thread_id=p.thread_id, assistant_id=p.assistant_id, metadata={"kind": QUICK})
-        runs.retrieve(run.id, thread_id=p.thread_id)
-        if i % 1000 == 0 or i in checkpoints:
-            subject.flush()  # the queue holds at most 1000 runs; drain so none is dropped
-        if i in checkpoints:
-            gc.collect()
-            trail.append((i, tracemalloc.get_traced_memory()[0] - base, _rss_mb() - rss0))
-    out["finished_trail"] = trail
+    out["in_flight_response_bytes_inst"] = hold_responses()
+    subject.flush()
+    subject.off()
+
+    # finished runs, each on a new thread (a Code Interpreter call each: the session store keeps the
+    # thread), and finished responses, each in a new conversation; background drained at checkpoints
+    def run_on_new_thread(i: int) -> None:
+        thread_id = f"thread_{i:024x}"
+        run = runs.create(thread_id=thread_id, assistant_id=p.assistant_id, metadata={"kind": QUICK})
+        runs.retrieve(run.id, thread_id=thread_id)
+
+    def response_in_new_conversation(i: int) -> None:
+        client.responses.create(model=MODEL, input="What is the weather in Paris?", conversation=f"conv_{i:024x}")
+
+    subject.on()
+    for key, one in (("finished_trail", run_on_new_thread), ("responses_trail", response_in_new_conversation)):
+        for i in range(200):
+            one(10**9 + i)
+        subject.flush()
+        gc.collect()
+        base, rss0 = tracemalloc.get_traced_memory()[0], _rss_mb()
+        checkpoints = {min(finished, 10_000), finished}
+        trail = []
+        for i in range(1, finished + 1):
+            one(i)
+            if i % 1000 == 0 or i in checkpoints:
+                subject.flush()  # the queue holds at most 1000 runs; drain so none is dropped
+            if i in checkpoints:
+                gc.collect()
+                trail.append((i, tracemalloc.get_traced_memory()[0] - base, _rss_mb() - rss0))
+        out[key] = trail
     out["spans_after_finished"] = subject.exporter.count
     subject.off()
     gc.collect()
@@ -716,10 +838,64 @@ def memory(subject: Subject, client: openai.OpenAI, transport: ReplayTransport, 
     return out
 
 
+def store_bounds(mem: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every store of ours that grows with traffic, at its default bound: entries x bytes per entry."""
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
+    from opentelemetry.instrumentation.openai_assistants.config import Settings
+
+    defaults = Settings()
+    store = MemorySessionStore()
+    threads = 10_000
+    gc.collect()
+    tracemalloc.start()
+    start = tracemalloc.get_traced_memory()[0]
+    for t in range(threads):
+        store.claim(f"thread_{t:024x}", f"call_{t:024x}", 1_780_000_000 + t // 10)
+    per_thread = (tracemalloc.get_traced_memory()[0] - start) / threads
+    tracemalloc.stop()
+    n = mem["in_flight"]
+    rows = [
+        {"store": "Code Interpreter sessions, per thread (window + lateness)", "entries": defaults.session_max_threads,
+         "bytes": per_thread},
+        {"store": "runs in flight", "entries": defaults.max_tracked_runs,
+         "bytes": (mem["in_flight_bytes_inst"] - mem["in_flight_bytes_sdk"]) / n},
+        {"store": "responses in flight", "entries": defaults.max_tracked_runs,
+         "bytes": (mem["in_flight_response_bytes_inst"] - mem["in_flight_response_bytes_sdk"]) / n},
+        {"store": "thread history for estimates (its own byte budget)", "entries": 1,
+         "bytes": defaults.history_max_bytes},
+    ]
+    for row in rows:
+        row["mb"] = row["entries"] * row["bytes"] / 1e6
+    return rows
+
+
 # --- one subject, in this interpreter ------------------------------------------------------------------
 
 
-def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...] = ()) -> dict[str, Any]:
+def _result_row(r: Result, spans_per_call: float, bg: BackgroundClock) -> dict[str, Any]:
+    return {
+        "name": r.name, "ratios": r.ratios, "own_ratios": r.own_ratios, "cpu_ratios": r.cpu_ratios,
+        "drained_cpu_ratios": r.drained_cpu_ratios, "cpu_added_us": r.cpu_added_us,
+        "own_added_us": r.own_added_us, "caller_calls": r.caller_calls,
+        "base_us": r.base_us, "inst_us": r.inst_us, "spans_per_call": spans_per_call, "errors": r.errors,
+        "base_errors": r.base_errors,
+        "bg_cpu_us_per_run": (r.bg_cpu_s / r.runs * 1e6) if r.runs and bg.jobs else None,
+    }
+
+
+def latency(subject: Subject, transport: ReplayTransport, payloads: Payloads, bg: BackgroundClock,
+            only: tuple[str, ...], pairs: int) -> list[dict[str, Any]]:
+    """The same calls against a transport that answers each request after ``BENCH_LATENCY_MS`` (200)."""
+    delay_s = float(os.environ.get("BENCH_LATENCY_MS", 200)) / 1000
+    loads = [w for w in workloads(slow_client(transport, delay_s), transport, payloads, 1.0, delay_s)
+             if not only or any(o in w.name for o in only)]
+    for w in loads:
+        w.calls = 2 if w.runs_per_call and "stream" not in w.name and w.name != "responses.create" else 4
+    return [_result_row(r, 0.0, bg) for r in measure(subject, loads, pairs=pairs, bg=bg, count=False)]
+
+
+def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...] = (),
+                with_latency: bool = False) -> dict[str, Any]:
     payloads = record()
     client, transport = make_client(payloads)
     subject = Subject() if name == "ours" else Peer(name)
@@ -737,19 +913,17 @@ def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...]
         "otel_sdk": importlib_metadata.version("opentelemetry-sdk"),
         "results": [],
     }
-    for r in results:
-        out["results"].append({
-            "name": r.name, "ratios": r.ratios, "own_ratios": r.own_ratios, "cpu_ratios": r.cpu_ratios,
-            "drained_cpu_ratios": r.drained_cpu_ratios, "cpu_added_us": r.cpu_added_us,
-            "base_us": r.base_us, "inst_us": r.inst_us, "spans_per_call": per_call[r.name], "errors": r.errors,
-            "base_errors": r.base_errors,
-            "bg_cpu_us_per_run": (r.bg_cpu_s / r.runs * 1e6) if r.runs and bg.jobs else None,
-        })
+    out["results"] = [_result_row(r, per_call[r.name], bg) for r in results]
+    if with_latency:
+        out["latency"] = latency(subject, transport, payloads, bg, only,
+                                 pairs=int(os.environ.get("BENCH_LATENCY_PAIRS", 3 if quick else 6)))
     if name == "ours":
         out["floor"] = floor(loads, bg, runs=30 if quick else 100)
     if with_memory:  # peers too: what an instrumentation keeps per run is part of its cost
         out["memory"] = memory(subject, client, transport, payloads, in_flight=500 if quick else 2000,
                                finished=int(os.environ.get("BENCH_FINISHED", 10_000 if quick else 100_000)))
+        if name == "ours":
+            out["bounds"] = store_bounds(out["memory"])
     return out
 
 
@@ -768,14 +942,15 @@ def _peer_python(name: str) -> Path:
     return python
 
 
-def run_peer(name: str, quick: bool, no_memory: bool, only: list[str]) -> dict[str, Any]:
+def run_peer(name: str, quick: bool, no_memory: bool, only: list[str], with_latency: bool) -> dict[str, Any]:
     try:
         python = _peer_python(name)
     except subprocess.CalledProcessError as error:
         return {"subject": name, "failed": f"could not install: {error}"}
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [str(python), str(Path(__file__).resolve()), "--peer", name, "--json", out.name]
-        cmd += ["--quick"] * quick + ["--no-memory"] * no_memory + [f"--only={o}" for o in only]
+        cmd += ["--quick"] * quick + ["--no-memory"] * no_memory + ["--latency"] * with_latency
+        cmd += [f"--only={o}" for o in only]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             return {"subject": name, "failed": done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
@@ -812,6 +987,39 @@ def _drained(result: dict[str, Any]) -> str:
     return f"{statistics.median(result['cpu_added_us']):+.0f} us ({_ratio(result['drained_cpu_ratios'])})"
 
 
+def _calls(row: Optional[dict[str, Any]]) -> str:
+    counts = (row or {}).get("caller_calls") or {}
+    if not counts:
+        return "-"
+    return f"{counts['inst'] - counts['base']:+.0f} ({counts['base']:.0f})"
+
+
+def _added(values: list[float], scale: float = 1.0, unit: str = "") -> str:
+    if not values:
+        return "-"
+    med, lo, hi = _spread([v * scale for v in values])
+    return f"{med:+.1f}{unit} ({lo:+.1f} to {hi:+.1f})"
+
+
+def _latency_table(all_results: list[dict[str, Any]]) -> list[str]:
+    with_latency = [r for r in all_results if r.get("latency")]
+    if not with_latency:
+        return []
+    ours = with_latency[0]["latency"]
+    lines = ["", f"## With a real API's latency: {os.environ.get('BENCH_LATENCY_MS', 200)} ms per request", "",
+             "The same calls, the transport answering each request after the delay (background reads too). "
+             "Wall time per call: the bare SDK's median and the spread of its blocks (p10-p90: the noise), "
+             "then the wall time each instrumentation adds (median of per-pair differences, p10-p90).", "",
+             "| call | SDK alone, ms/call (p10-p90) | " + " | ".join(f"{r['subject']}: ms added" for r in with_latency)
+             + " |", "|---|---|" + "---|" * len(with_latency)]
+    for i, res in enumerate(ours):
+        med, lo, hi = _spread([b / 1000 for b in res["base_us"]])
+        cells = [_added([(a - b) for a, b in zip(r["latency"][i]["inst_us"], r["latency"][i]["base_us"], strict=True)],
+                        1e-3) for r in with_latency]
+        lines.append(f"| {res['name']} | {med:.1f} ({lo:.1f}-{hi:.1f}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     ours = all_results[0]
     lines = [
@@ -841,6 +1049,20 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
         added = statistics.median(i - b for i, b in zip(res["inst_us"], res["base_us"], strict=True))
         lines.append(f"| {res['name']} | {statistics.median(res['base_us']):.0f} | {added:.0f} | "
                      + " | ".join(cells) + " |")
+    lines += ["", "## The caller's path: Python calls and CPU added per call on the calling thread", "",
+              "Python calls counted with `sys.setprofile` on the calling thread (background workers excluded; "
+              "they do not move with the machine's load); CPU is the calling thread's `thread_time`, "
+              "median of the per-pair differences (p10-p90).", "",
+              "| call | " + " | ".join(f"{r['subject']}: calls added (SDK alone) | {r['subject']}: CPU us added"
+                                     for r in all_results) + " |",
+              "|---|" + "---|---|" * len(all_results)]
+    for i, res in enumerate(ours["results"]):
+        cells = []
+        for s in all_results:
+            row = s["results"][i] if "failed" not in s else None
+            cells.append(_calls(row) + " | " + (_added(row["own_added_us"]) if row else "-"))
+        lines.append(f"| {res['name']} | " + " | ".join(cells) + " |")
+    lines += _latency_table(all_results)
     lines += ["", "## CPU time of the calling thread, instrumented / uninstrumented (insensitive to other load)", "",
               "| call | " + " | ".join(r["subject"] for r in all_results) + " |",
               "|---|" + "---|" * len(all_results)]
@@ -891,9 +1113,10 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
     if with_memory:
         first = with_memory[0]["memory"]
         lines += ["", "## Memory (tracemalloc; RSS where noted)", "",
-                  f"In-flight runs: {first['in_flight']:,} runs created and held in progress, then finished; "
-                  "finished runs: create + one read each, background drained every 1,000 runs, measured above a "
-                  "baseline taken after 200 such runs.", "",
+                  f"In flight: {first['in_flight']:,} runs (or background responses) created and held in progress, "
+                  "then finished; finished: runs created and read once, each on a new thread with a Code "
+                  "Interpreter call, and responses each in a new conversation, background drained every 1,000, "
+                  "measured above a baseline taken after 200 such.", "",
                   "| | " + " | ".join(r["subject"] for r in with_memory) + " |",
                   "|---|" + "---|" * len(with_memory)]
 
@@ -902,13 +1125,25 @@ def report(all_results: list[dict[str, Any]], quick: bool) -> str:
 
         row("bytes per in-flight run (minus SDK alone)",
             lambda m: f"{(m['in_flight_bytes_inst'] - m['in_flight_bytes_sdk']) / m['in_flight']:.0f}")
+        row("bytes per in-flight background response (minus SDK alone)",
+            lambda m: f"{(m['in_flight_response_bytes_inst'] - m['in_flight_response_bytes_sdk']) / m['in_flight']:.0f}"
+            if "in_flight_response_bytes_inst" in m else "-")
         row("KiB kept once those runs finished (SDK alone)",
             lambda m: f"{m['after_in_flight_bytes_inst'] / 1024:.1f} ({m['after_in_flight_bytes_sdk'] / 1024:.1f})")
-        for i, (n, _, _) in enumerate(first["finished_trail"]):
-            row(f"KiB kept after {n:,} finished runs (RSS MiB)",
-                lambda m, i=i: f"{m['finished_trail'][i][1] / 1024:.1f} ({m['finished_trail'][i][2]:.1f})")
+        for key, what in (("finished_trail", "runs, each on a new thread"),
+                          ("responses_trail", "responses, each in a new conversation")):
+            for i, (n, _, _) in enumerate(first.get(key, [])):
+                row(f"bytes kept per finished run or response after {n:,} {what}, drained (RSS MiB)",
+                    lambda m, i=i, key=key: f"{m[key][i][1] / m[key][i][0]:.0f} ({m[key][i][2]:.1f})"
+                    if key in m else "-")
         row("KiB kept after uninstrument()", lambda m: f"{m['after_uninstrument_bytes'] / 1024:.1f}")
         row("spans exported for those runs", lambda m: f"{m['spans_after_finished']:,}")
+    if ours.get("bounds"):
+        lines += ["", "## Stores at their default bounds (ours)", "",
+                  "| store | entries at the bound | bytes per entry | MB |", "|---|---|---|---|"]
+        for b in ours["bounds"]:
+            lines.append(f"| {b['store']} | {b['entries']:,} | {b['bytes']:,.0f} | {b['mb']:.1f} |")
+        lines.append(f"| total | | | {sum(b['mb'] for b in ours['bounds']):.1f} |")
     return "\n".join(lines)
 
 
@@ -919,6 +1154,8 @@ def main() -> None:
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write the raw results here")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument("--latency", action="store_true",
+                        help="also measure the calls against a transport that waits BENCH_LATENCY_MS (200) per request")
     parser.add_argument("--only", action="append", default=[], help="only calls whose name contains this")
     parser.add_argument("--report-from", help="print the report of a --json file again, measuring nothing")
     args = parser.parse_args()
@@ -926,12 +1163,14 @@ def main() -> None:
         print(report(json.loads(Path(args.report_from).read_text()), args.quick))
         return
     if args.peer:
-        results = run_subject(args.peer, args.quick, with_memory=not args.no_memory, only=tuple(args.only))
+        results = run_subject(args.peer, args.quick, with_memory=not args.no_memory, only=tuple(args.only),
+                              with_latency=args.latency)
         Path(args.json).write_text(json.dumps(results))
         return
-    results = [run_subject("ours", args.quick, with_memory=not args.no_memory, only=tuple(args.only))]
+    results = [run_subject("ours", args.quick, with_memory=not args.no_memory, only=tuple(args.only),
+                           with_latency=args.latency)]
     if args.peers:
-        results += [run_peer(name, args.quick, args.no_memory, args.only) for name in PEERS]
+        results += [run_peer(name, args.quick, args.no_memory, args.only, args.latency) for name in PEERS]
     if args.json:
         Path(args.json).write_text(json.dumps(results))
     print(report(results, args.quick))

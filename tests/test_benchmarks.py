@@ -18,8 +18,9 @@ def test_overhead_benchmark_runs_and_counts_the_sdk_floor(tmp_path: Path) -> Non
     out = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "bench_overhead.py"), "--quick", "--no-memory",
-         "--only", "responses.create(background", "--only", "create_and_poll (", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "BENCH_PAIRS": "1"},
+         "--only", "responses.create(background", "--only", "create_and_poll (", "--latency", "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "BENCH_PAIRS": "1", "BENCH_LATENCY_MS": "5", "BENCH_LATENCY_PAIRS": "1"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "## The OpenTelemetry SDK's floor" in done.stdout
@@ -31,7 +32,17 @@ def test_overhead_benchmark_runs_and_counts_the_sdk_floor(tmp_path: Path) -> Non
     assert (polled["spans"], background["spans"]) == (6.0, 2.0)  # run, 3 steps, 2 tool calls; response, tool
     assert polled["measurements"] > background["measurements"] >= 10
     for row in (polled, background):
-        # our background work includes the SDK's writing of the same telemetry, and more
-        assert row["our_calls"] > row["floor_calls"] > 0
+        assert row["floor_calls"] > 0 and row["our_calls"] > 0
         assert row["floor_us"] > 0 and row["woken_floor_us"] > 0
-    assert polled["our_calls"] - polled["floor_calls"] > 2_000  # the steps read through the SDK
+        # counters are added up in the process: only histogram records reach the SDK per run
+        assert 0 < row["sync_measurements"] < row["measurements"]
+    assert polled["our_calls"] - polled["floor_calls"] > 1_000  # the steps read through the SDK's client
+    # the caller's path counted: Python calls on the calling thread, instrumented and bare
+    for result in ours["results"]:
+        calls = result["caller_calls"]
+        assert calls["base"] > 0 and calls["inst"] > calls["base"]
+        assert len(result["own_added_us"]) == 1
+    # the same calls with latency per request, measured without errors
+    assert "## With a real API's latency: 5 ms per request" in done.stdout
+    assert [r["name"] for r in ours["latency"]] == [r["name"] for r in ours["results"]]
+    assert [r["errors"] for r in ours["latency"]] == [{}] * 3
