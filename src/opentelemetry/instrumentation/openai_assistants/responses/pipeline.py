@@ -13,11 +13,11 @@ from ..accounting.pricing import PriceBook
 from ..accounting.tokens import TokenCounter
 from ..background import Background
 from ..config import Settings
+from ..links import CallLinks
 from ..model import PriceTerms, Usage
 from ..telemetry import Telemetry
 from . import observe
 from .hosted import HostedTools
-from .links import CallLinks
 from .report import ResponseReporter
 from .state import ResponseState
 
