@@ -53,6 +53,8 @@ class Settings:
     container_sessions: str = "life"  # life: a container's idle minutes before expiry are billed; active: not
     container_clock: Any = None  # callable -> API time in seconds, for container expiry and deletion; time.time
     history_max_bytes: int = 32 << 20  # thread history kept for estimates (token counts, not texts)
+    chat: bool = True  # trace chat completions, legacy completions, embeddings and moderations
+    chat_spans: str = "auto"  # auto: our span only where no other OpenAI instrumentation made one; always; never
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:
