@@ -301,3 +301,16 @@ def test_chat_can_be_left_untraced(api: Any, otel: Any) -> None:
     otel.instrument(prices=PRICES, chat=False)
     chat(api, "detailed")
     assert not named(otel.spans(), "chat ") and not tokens(otel, "chat_completions")
+
+
+def test_a_raw_response_never_parsed_ends_unobserved_and_estimated(api: Any, traced: Any) -> None:
+    import time
+
+    api(api.client.chat.completions.with_raw_response.create, model=MODEL, messages=HELLO)
+    tracker = traced.instrumentor._chat
+    assert tracker.live_calls() == 1 and not named(traced.spans(), "chat ")
+    tracker.sweep(now_s=time.time() + 601)
+    a = attrs(one(traced.spans(), "chat "))
+    assert a["responses.end_reason"] == "unobserved" and a["error.type"] == "unobserved"
+    assert a["openai_cost.usage.source"] == "estimated" and a["gen_ai.usage.input_tokens"] > 0
+    assert tracker.live_calls() == 0
