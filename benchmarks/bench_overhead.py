@@ -52,6 +52,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
 
 from fakeapi.api import Api, Reply, StreamReply  # noqa: E402
+from fakeapi.chat_api import ChatApi  # noqa: E402
+from fakeapi.chat_scripts import ChatScript, ChatUsage  # noqa: E402
 from fakeapi.clock import FakeClock  # noqa: E402
 from fakeapi.responses_api import ResponsesApi  # noqa: E402
 from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage  # noqa: E402
@@ -254,6 +256,8 @@ class ReplayTransport(httpx2.BaseTransport):
         post = request.method == "POST"
         if parts[0] == "responses":
             return self._responses(request, parts)
+        if parts[0] in ("chat", "embeddings"):
+            return chat_reply(request, parts, self._response_id)
         if parts[0] == "assistants":
             return self._json(self.p.assistant)
         thread_id = parts[1]
@@ -552,6 +556,7 @@ def workloads(client: openai.OpenAI, transport: ReplayTransport, p: Payloads, sc
                  runs_per_call=1.0),
         Workload(f"responses.create(background=True) + {len(r.polls)} polls", n(60), background_polled,
                  runs_per_call=1.0),
+        *chat_workloads(client, n),
     ]
 
 
@@ -955,6 +960,94 @@ def run_peer(name: str, quick: bool, no_memory: bool, only: list[str], with_late
         if done.returncode != 0:
             return {"subject": name, "failed": done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]}
         return json.loads(Path(out.name).read_text())
+
+
+# --- chat completions and embeddings (issue 18): their payloads, replies and workloads --------------------
+
+_CHAT_PLACEHOLDER = "chatcmpl_" + "@" * 24  # each reply gets an id of its own, as the real API's
+CHAT_MODEL, EMBEDDING_MODEL = "gpt-4o-mini", "text-embedding-3-small"
+CHAT_QUESTION = [{"role": "system", "content": "You answer briefly."},
+                 {"role": "user", "content": "What is the weather in Paris today?"}]
+
+
+@dataclass
+class ChatPayloads:
+    """What the Chat Completions and Embeddings APIs answered: a completion, a stream with usage, embeddings."""
+
+    completion: bytes
+    sse: bytes
+    sse_cuts: list[int]
+    stream_events: int
+    embeddings: bytes
+
+
+_CHAT: list[ChatPayloads] = []
+
+
+def chat_payloads() -> ChatPayloads:
+    """Recorded once from the fake API's logic, validated by the SDK's models."""
+    if _CHAT:
+        return _CHAT[0]
+    text = " ".join(f"Point {i} adds one more detail." for i in range(20))
+    api = ChatApi(World(FakeClock()), {"bench": ChatScript(text, usage=ChatUsage(320, 140, cached=128), chunk=6)},
+                  lambda: True)
+    body = {"model": CHAT_MODEL, "messages": CHAT_QUESTION, "metadata": {"script": "bench"}}
+    done = api.create_chat(query={}, body=body)
+    streamed = api.create_chat(query={}, body={**body, "stream": True, "stream_options": {"include_usage": True}})
+    embedded = api.create_embedding(query={}, body={"model": EMBEDDING_MODEL, "encoding_format": "base64",
+                                                   "input": ["The weather in Paris", "Today's forecast"]})
+    assert isinstance(done, Reply) and isinstance(streamed, StreamReply) and isinstance(embedded, Reply)
+    check_object(done.body)
+    check_object(embedded.body)
+    events = list(streamed.events)
+    chunks = []
+    for name, data in events:
+        check_event(name, data)
+        chunks.append(f"data: {json.dumps(data)}\n\n".replace(data["id"], _CHAT_PLACEHOLDER).encode())
+    chunks.append(b"data: [DONE]\n\n")
+    cuts, at = [], 0
+    for chunk in chunks:
+        at += len(chunk)
+        cuts.append(at)
+    _CHAT.append(ChatPayloads(
+        completion=json.dumps(done.body).replace(done.body["id"], _CHAT_PLACEHOLDER).encode(),
+        sse=b"".join(chunks), sse_cuts=cuts, stream_events=len(events),
+        embeddings=json.dumps(embedded.body).encode()))
+    return _CHAT[0]
+
+
+def chat_reply(request: httpx2.Request, parts: list[str], new_id: Callable[[str], str]) -> httpx2.Response:
+    """The transport's answer to ``POST /chat/completions`` (plain or streamed) and ``POST /embeddings``."""
+    p = chat_payloads()
+    if parts[0] == "embeddings":
+        return httpx2.Response(200, headers=ReplayTransport._JSON, content=p.embeddings)
+    ident = ("chatcmpl_" + new_id("c")[5:]).encode()
+    if json.loads(request.content or b"{}").get("stream"):
+        return httpx2.Response(200, headers=ReplayTransport._SSE,
+                               stream=_Chunks(p.sse.replace(_CHAT_PLACEHOLDER.encode(), ident), p.sse_cuts))
+    return httpx2.Response(200, headers=ReplayTransport._JSON,
+                           content=p.completion.replace(_CHAT_PLACEHOLDER.encode(), ident))
+
+
+def chat_workloads(client: openai.OpenAI, n: Callable[[int], int]) -> list[Workload]:
+    """Rows for a chat completion (plain and streamed) and an embedding, beside ``responses.create``."""
+    p = chat_payloads()
+
+    def chat_stream() -> None:
+        for _ in client.chat.completions.create(model=CHAT_MODEL, messages=CHAT_QUESTION, stream=True,
+                                                stream_options={"include_usage": True}):
+            pass
+
+    return [
+        Workload("chat.completions.create", n(400),
+                 lambda: client.chat.completions.create(model=CHAT_MODEL, messages=CHAT_QUESTION), runs_per_call=1.0),
+        Workload(f"chat.completions.create(stream=True) ({p.stream_events} chunks)", n(60), chat_stream,
+                 runs_per_call=1.0),
+        Workload("embeddings.create", n(400),
+                 lambda: client.embeddings.create(model=EMBEDDING_MODEL, input=["The weather in Paris",
+                                                                                 "Today's forecast"]),
+                 runs_per_call=1.0),
+    ]
 
 
 # --- report --------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .api import Api, Reply, StreamReply
 from .billing import FakeBilling
+from .chat_api import ChatApi
 from .clock import FakeClock
 from .engine import Event
 from .faults import ERROR_BODIES, ERROR_KINDS, WEIRD_KINDS, Fault, Faults, weird
@@ -76,6 +77,7 @@ class FakeAssistantsAPI:
         self.event_delay_s = event_delay_s
         self.scripts: Dict[str, Union[Script, List[PlannedStep]]] = {}
         self.response_scripts: Dict[str, Any] = {}
+        self.chat_scripts: Dict[str, Any] = {}  # ChatScript by name (chat_scripts.py)
         self.faults = Faults()
         self.validation_errors: List[str] = []
         self._log_lock = threading.Lock()
@@ -89,6 +91,8 @@ class FakeAssistantsAPI:
         self.api = Api(self.world, self.scripts, lambda: self.report_usage)
         self.responses = ResponsesApi(self.world, self.response_scripts, lambda: self.report_usage)
         self.api.routes.extend(self.responses.routes)
+        self.chat = ChatApi(self.world, self.chat_scripts, lambda: self.report_usage)
+        self.api.routes.extend(self.chat.routes)
         self.billing = FakeBilling(self.world)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -123,6 +127,7 @@ class FakeAssistantsAPI:
         """Forget every object, request, fault, custom script and validation error (the clock stays)."""
         self.scripts.clear()
         self.response_scripts.clear()
+        self.chat_scripts.clear()
         self.faults.clear()
         self.validation_errors.clear()
         with self._log_lock:
@@ -311,7 +316,8 @@ class _Handler(BaseHTTPRequestHandler):
                 error = {"message": f"fake API produced an invalid event: {exc}", "type": "server_error"}
                 self._chunk(f"event: error\ndata: {json.dumps(error)}\n\n".encode())
                 return False
-        self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        head = f"event: {name}\n" if name else ""  # chat and completion chunks come as bare data lines
+        self._chunk(f"{head}data: {json.dumps(data)}\n\n".encode())
         return True
 
     def _chunk(self, data: bytes) -> None:

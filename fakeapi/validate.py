@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Type, get_args
+from typing import Any, Callable, Dict, List, Optional, Type, get_args
 
 from openai.types.admin.organization import UsageCostsResponse
 from openai.types.beta import Assistant, AssistantDeleted, AssistantStreamEvent, Thread, ThreadDeleted
@@ -131,10 +131,16 @@ def _check_model(model: Type[BaseModel], payload: Any, where: str, complete: boo
             raise PayloadError(f"{where}: missing keys {sorted(missing)}")
 
 
+#: Checkers of other API families (each returns True when it validated the payload), registered by their modules.
+CHECKERS: List[Callable[[Any, str], bool]] = []
+
+
 def check_object(payload: Any, where: str = "body") -> None:
     """Validate a JSON response body: an object named by its ``object`` key, a list page, or an error."""
     if not isinstance(payload, dict):
         raise PayloadError(f"{where}: not a JSON object")
+    if any(check(payload, where) for check in CHECKERS):
+        return
     if "error" in payload and len(payload) == 1:
         _check_model(ErrorObject, payload["error"], f"{where}.error", complete=False)
         return
@@ -199,6 +205,8 @@ def check_event(event: str, data: Any) -> None:
     """Validate one Server-Sent Event through the SDK's ``AssistantStreamEvent`` union (or, for the
     Responses API, its ``ResponseStreamEvent`` union)."""
     where = f"event {event}"
+    if any(check(data, where) for check in CHECKERS):
+        return
     if event.startswith("response.") or (event == "error" and isinstance(data, dict) and "type" in data):
         check_response_event(event, data)
         return

@@ -32,7 +32,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "== installing Python packages"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+"$VENV/bin/python" -m pip install -q -e ".[test,peers]"
 
 # tiktoken's encodings: TIKTOKEN_CACHE_DIR, else ../shared/tiktoken-cache, else tiktoken's download;
 # when none works, the helper says exactly what to do and the tests do not start.

@@ -208,6 +208,7 @@ def test_no_api_key_anywhere(api: Any, instrumented: Any) -> None:
 def _tree(*prefix: str) -> list[str]:
     env = {**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none",
            "OTEL_LOGS_EXPORTER": "none", "PYTHONPATH": str(ROOT / "src")}
+    env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "openai"  # the test extra installs other OpenAI instrumentations
     env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     out = subprocess.run([*prefix, sys.executable, str(ROOT / "examples" / "demo.py"), "--tree"], env=env,
                          capture_output=True, text=True, timeout=120, check=True)

@@ -138,6 +138,7 @@ def test_opentelemetry_instrument_with_environment_only() -> None:
             "OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "none",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_SERVICE_NAME": "demo-auto", "PYTHONPATH": str(ROOT / "src"),
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai",  # the test extra installs other OpenAI instrumentations
         })
         done = subprocess.run(
             [str(Path(sys.executable).parent / "opentelemetry-instrument"), sys.executable,

@@ -36,6 +36,8 @@ from .assistants.accountant import price_book
 from .assistants.fetch import Fetcher
 from .assistants.tracker import RunTracker
 from .background import Background
+from .chat import ChatFrontEnd
+from .chat.tracker import ChatTracker
 from .config import Settings
 from .ended import EndedIds
 from .frontends import FrontEnd, Registry
@@ -97,6 +99,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _fetcher: Optional[Fetcher] = None
     _ended_runs: Optional[EndedIds] = None  # outlive uninstrument(): a restart traces nothing twice
     _ended_responses: Optional[EndedIds] = None
+    _chat: Optional[ChatTracker] = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -128,8 +131,10 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._hosted = responses.hosted
         self._tracker, self._background, self._fetcher = assistants.tracker, background, assistants.fetcher
         self._responses = responses.tracker
+        chat = ChatFrontEnd(settings, telemetry, background, prices, default_counter())
+        self._chat = chat.tracker
         chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
-                                               (settings.responses, responses.tracker)]
+                                               (settings.responses, responses.tracker), (settings.chat, chat.tracker)]
         registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
             "sync_request": hooks.sync_request(registry),
@@ -161,7 +166,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._shutdown(timeout_s=5.0)
         atexit.unregister(self._at_exit)
         self._tracker = self._background = self._fetcher = self._registry = None  # let every cache go
-        self._responses = self._hosted = None
+        self._responses = self._hosted = self._chat = None
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Finish background work (step listing, accounting) so its spans reach the span processors.
@@ -171,8 +176,8 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._sweep()
         return self._background.drain(timeout_millis / 1000) if self._background else True
 
-    def _trackers(self) -> list[Union[RunTracker, ResponseTracker]]:
-        return [t for t in (self._tracker, self._responses) if t is not None]
+    def _trackers(self) -> list[Union[RunTracker, ResponseTracker, ChatTracker]]:
+        return [t for t in (self._tracker, self._responses, self._chat) if t is not None]
 
     def _sweep(self) -> None:
         for tracker in self._trackers():

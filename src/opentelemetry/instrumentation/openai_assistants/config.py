@@ -111,6 +111,11 @@ class Settings:
         "doc": "Every request is regional processing (a data-residency project reached through api.openai.com); "
                "requests to a data-residency host (eu.api.openai.com, ...) are regional without it.",
         "env": True})
+    chat: bool = field(default=True, metadata={
+        "doc": "Trace chat completions, legacy completions, embeddings and moderations.", "env": True})
+    chat_spans: str = field(default="auto", metadata={
+        "doc": "auto: our chat span only where no other OpenAI instrumentation made one; always; never.",
+        "env": True})
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:
@@ -140,7 +145,7 @@ class Settings:
 # Keywords BaseInstrumentor.instrument() and OpenTelemetry distros pass that are not ours.
 INSTRUMENTOR_KEYWORDS = frozenset({"tracer_provider", "meter_provider", "logger_provider", "event_logger_provider",
                                    "skip_dep_check", "raise_exception_on_conflict"})
-_CHOICES = {"container_sessions": ("life", "active")}
+_CHOICES = {"container_sessions": ("life", "active"), "chat_spans": ("auto", "always", "never")}
 
 
 def bounds(name: str) -> tuple[Optional[float], Optional[float]]:

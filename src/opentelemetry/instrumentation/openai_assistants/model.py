@@ -27,6 +27,10 @@ class Usage:
     cached_input_tokens: int = 0  # part of input_tokens read from the prompt cache (Responses)
     cache_write_tokens: int = 0  # part of input_tokens written to the prompt cache (Responses)
     reasoning_tokens: int = 0  # part of output_tokens (Responses): never priced again
+    audio_input_tokens: int = 0  # part of input_tokens (chat audio models), at the audio input rate
+    audio_output_tokens: int = 0  # part of output_tokens (chat audio models), at the audio output rate
+    accepted_prediction_tokens: int = 0  # part of output_tokens (Predicted Outputs): billed as output
+    rejected_prediction_tokens: int = 0  # part of output_tokens (Predicted Outputs): billed as output though unused
 
     @property
     def total_tokens(self) -> int:
@@ -257,3 +261,36 @@ class ToolUsage:
     image_gen: Optional[ImageGenUsage] = None
     image_model: Optional[str] = None  # the image_generation tool's model; None: the default one
     other_calls: dict[str, int] = field(default_factory=dict)  # other tool call items by item type
+
+
+@dataclass
+class Completion:
+    """One chat completion, legacy completion, embedding or moderation call: one request, one billed unit.
+
+    ``kind`` is its ``openai.api.type``; ``usage`` as reported (chat, completions, embeddings), else None.
+    """
+
+    id: str
+    kind: str  # chat_completions | completions | embeddings | moderations
+    model: Optional[str] = None
+    created_at: Optional[int] = None
+    service_tier: Optional[str] = None  # as served
+    usage: Optional[Usage] = None
+    finish_reasons: list[str] = field(default_factory=list)  # one per choice, in choice order
+    tool_calls: list[ToolCall] = field(default_factory=list)  # function calls the model requested
+    output_text: str = ""  # the text of every choice, for an estimate and opt-in content
+    choices: int = 0  # choices returned (n > 1)
+    system_fingerprint: Optional[str] = None
+
+
+@dataclass
+class CompletionRequest:
+    """What the app asked for when it created a completion or embedding (the response does not echo it)."""
+
+    model: Optional[str] = None
+    stream: bool = False
+    include_usage: bool = False  # stream_options.include_usage
+    n: int = 1
+    service_tier: Optional[str] = None  # as requested
+    tool_outputs: list[str] = field(default_factory=list)  # tool_call_ids of role "tool" messages sent back
+    search: bool = False  # web_search_options sent (search models)

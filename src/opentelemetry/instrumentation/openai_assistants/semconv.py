@@ -38,12 +38,19 @@ OP_CREATE_AGENT = "create_agent"
 OP_INVOKE_AGENT = "invoke_agent"
 OP_EXECUTE_TOOL = "execute_tool"
 OP_CHAT = "chat"
+OP_TEXT_COMPLETION = "text_completion"
+OP_EMBEDDINGS = "embeddings"
+OP_MODERATIONS = "moderations"  # not a GenAI operation: our name for a (free) moderation call
 
 OPENAI_API_TYPE = "openai.api.type"  # conventions: chat_completions | responses; we add assistants
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 API_ASSISTANTS = "assistants"
 API_RESPONSES = "responses"
+API_CHAT_COMPLETIONS = "chat_completions"
+API_COMPLETIONS = "completions"
+API_EMBEDDINGS = "embeddings"
+API_MODERATIONS = "moderations"
 
 PROVIDER_OPENAI = "openai"
 PROVIDER_AZURE = "azure.ai.openai"
@@ -126,6 +133,15 @@ CONTAINER_UNITS = "openai_cost.container.units"  # containers, sessions or minut
 CONTAINER_TOTAL = "openai_cost.rollup.container.total_usd"  # billed for the container so far (all processes)
 WEB_SEARCH_BILLED_CALLS = "openai_cost.web_search.billed_calls"
 WEB_SEARCH_CONTENT_TOKENS = "openai_cost.web_search.content_tokens"  # fixed search content tokens billed
+# Chat Completions usage details (parts of gen_ai.usage.input_tokens / output_tokens) and their costs.
+USAGE_AUDIO_INPUT_TOKENS = "openai_cost.usage.audio_input_tokens"
+USAGE_AUDIO_OUTPUT_TOKENS = "openai_cost.usage.audio_output_tokens"
+USAGE_ACCEPTED_PREDICTION_TOKENS = "openai_cost.usage.accepted_prediction_tokens"
+USAGE_REJECTED_PREDICTION_TOKENS = "openai_cost.usage.rejected_prediction_tokens"  # billed as output
+COST_AUDIO_INPUT = "openai_cost.audio_input_tokens_usd"
+COST_AUDIO_OUTPUT = "openai_cost.audio_output_tokens_usd"
+CHAT_CHOICES = "openai_cost.choices"  # choices returned (n > 1)
+CHAT_STREAM = "openai_cost.stream"  # the call was streamed
 
 # Roll-ups: on the run span only; never add them to leaf figures.
 ROLLUP_COST_TOTAL = "openai_cost.rollup.total_usd"

@@ -113,7 +113,7 @@ class Telemetry:
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
         labels = self.model_labels(invocation)
         self.instruments.runs.add(1, {**labels, sc.STATUS: invocation.status})
-        view.record(self.instruments, labels, server=invocation.server)
+        view.record(self.instruments, labels, server=invocation.server, operation=invocation.root.operation)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
@@ -128,6 +128,12 @@ class Telemetry:
 
     def _agent_label(self, name: Optional[str]) -> Attrs:
         return {sc.GEN_AI_AGENT_NAME: name} if self.settings.assistant_label and name else {}
+
+    def annotate(self, span: Span, account: Optional[RunAccount]) -> None:
+        """Our cost attributes on another instrumentation's span, still open, that covers the same call
+        (its own ``gen_ai.*`` figures are left as it wrote them)."""
+        attrs = {k: v for k, v in Ledger(account).run_attributes().items() if not k.startswith("gen_ai.")}
+        span.set_attributes(_clean(attrs))
 
     def fetch_outcome(self, kind: str, outcome: str) -> None:
         self.instruments.fetches.add(1, {sc.FETCH_KIND: kind, sc.FETCH_OUTCOME: outcome})
@@ -242,6 +248,8 @@ class Ledger:
             priced = [v for v in values if v is not None]
             if priced:
                 sums[kind] = sum(priced, Decimal(0))
+        for kind, value in (run.parts_usd.items() if run else ()):  # audio tokens, each at its own rate
+            sums[kind] = sums.get(kind, Decimal(0)) + value
         return sums
 
     def run_attributes(self) -> Attrs:
@@ -261,7 +269,9 @@ class Ledger:
                           sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd),
                           sc.COST_CACHED_INPUT: usd(run_leaf.cached_input_usd),
                           sc.COST_CACHE_WRITE: usd(run_leaf.cache_write_usd),
-                          sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage)})
+                          sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage),
+                          **{f"openai_cost.{kind}_usd": usd(v) for kind, v in run_leaf.parts_usd.items()},
+                          **{f"openai_cost.rollup.{kind}_usd": usd(v) for kind, v in run_leaf.parts_usd.items()}})
         attrs.update({
             sc.ROLLUP_COST_INPUT: usd(costs.get(COST_INPUT)),
             sc.ROLLUP_COST_OUTPUT: usd(costs.get(COST_OUTPUT)),
@@ -277,14 +287,15 @@ class Ledger:
             attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
-    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None) -> None:
+    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None,
+               operation: str = sc.OP_CHAT) -> None:
         account = self.account
         if account is None:
             return
         sources: dict[str, int] = {}  # inferences by usage source, added once each
         for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
-                               step.usage.source, server)
+                               step.usage.source, server, operation)
             sources[step.usage.source] = sources.get(step.usage.source, 0) + 1
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
@@ -292,7 +303,7 @@ class Ledger:
         run_leaf = self.run_leaf
         if run_leaf is not None:
             self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
-                               run_leaf.usage.source, server)
+                               run_leaf.usage.source, server, operation)
             sources[run_leaf.usage.source] = sources.get(run_leaf.usage.source, 0) + 1
             if run_leaf.unpriced_reason:
                 self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
@@ -315,8 +326,8 @@ class Ledger:
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
-                      source: str, server: Optional[Attrs] = None) -> None:
-        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+                      source: str, server: Optional[Attrs] = None, operation: str = sc.OP_CHAT) -> None:
+        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: operation, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
 
@@ -353,7 +364,11 @@ def _usage_parts(usage: Optional[Usage]) -> Attrs:
         return {}
     return {sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: usage.cached_input_tokens,
             sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: usage.cache_write_tokens,
-            sc.USAGE_REASONING_TOKENS: usage.reasoning_tokens}
+            sc.USAGE_REASONING_TOKENS: usage.reasoning_tokens,
+            sc.USAGE_AUDIO_INPUT_TOKENS: usage.audio_input_tokens or None,
+            sc.USAGE_AUDIO_OUTPUT_TOKENS: usage.audio_output_tokens or None,
+            sc.USAGE_ACCEPTED_PREDICTION_TOKENS: usage.accepted_prediction_tokens or None,
+            sc.USAGE_REJECTED_PREDICTION_TOKENS: usage.rejected_prediction_tokens or None}
 
 
 def _model_only(labels: Attrs) -> Attrs:

@@ -75,6 +75,7 @@ class RunLeaf:
     unpriced_reason: Optional[str] = None
     cached_input_usd: Optional[Decimal] = None  # Responses: cached reads, when there are any
     cache_write_usd: Optional[Decimal] = None  # Responses: cache writes, when there are any
+    parts_usd: dict[str, Decimal] = field(default_factory=dict)  # other priced parts by kind (audio tokens)
 
 
 @dataclass

@@ -16,6 +16,8 @@ from .pricing import PriceBook, Unpriced
 
 COST_CACHED_INPUT = "cached_input_tokens"
 COST_CACHE_WRITE = "cache_write_tokens"
+COST_AUDIO_INPUT = "audio_input_tokens"
+COST_AUDIO_OUTPUT = "audio_output_tokens"
 
 
 def account_inference(
@@ -54,7 +56,11 @@ def account_inference(
         account.cost_usd[COST_CACHED_INPUT] = cost.cached_input_usd
     if usage.cache_write_tokens:
         account.cost_usd[COST_CACHE_WRITE] = cost.cache_write_usd
+    audio = ((COST_AUDIO_INPUT, cost.audio_input_usd, usage.audio_input_tokens),
+             (COST_AUDIO_OUTPUT, cost.audio_output_usd, usage.audio_output_tokens))
+    parts = {kind: value for kind, value, tokens in audio if tokens}
+    account.cost_usd.update(parts)
     account.run_leaf = RunLeaf(usage, cost.input_usd, cost.output_usd,
                                cached_input_usd=account.cost_usd.get(COST_CACHED_INPUT),
-                               cache_write_usd=account.cost_usd.get(COST_CACHE_WRITE))
+                               cache_write_usd=account.cost_usd.get(COST_CACHE_WRITE), parts_usd=parts)
     return account

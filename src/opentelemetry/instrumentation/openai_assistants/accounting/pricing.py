@@ -67,7 +67,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -105,10 +105,13 @@ class TokenCost:
     cached_input_usd: Decimal = Decimal(0)
     cache_write_usd: Decimal = Decimal(0)
     modifiers: str = ""
+    audio_input_usd: Decimal = Decimal(0)  # audio parts (chat audio models), each at its own rate
+    audio_output_usd: Decimal = Decimal(0)
 
     @property
     def total_usd(self) -> Decimal:
-        return self.input_usd + self.cached_input_usd + self.cache_write_usd + self.output_usd
+        return (self.input_usd + self.cached_input_usd + self.cache_write_usd + self.output_usd
+                + self.audio_input_usd + self.audio_output_usd)
 
 
 @dataclass(frozen=True)
@@ -234,19 +237,26 @@ def _session_entries(raw: Any, source: str) -> list[_Dated]:
 def price_usage(rates: Rates, usage: model.Usage) -> Union[TokenCost, Unpriced]:
     """Cost of ``usage`` at resolved ``rates``: each part at its own rate, long context by input size."""
     cached, written = usage.cached_input_tokens or 0, usage.cache_write_tokens or 0
-    ordinary = usage.input_tokens - cached - written
-    if ordinary < 0 or cached < 0 or written < 0:
-        return Unpriced("cached and cache-write tokens exceed the input tokens")
+    audio_in, audio_out = usage.audio_input_tokens or 0, usage.audio_output_tokens or 0
+    ordinary = usage.input_tokens - cached - written - audio_in
+    if ordinary < 0 or cached < 0 or written < 0 or audio_in < 0:
+        return Unpriced("cached, cache-write and audio tokens exceed the input tokens")
+    if not 0 <= audio_out <= usage.output_tokens:
+        return Unpriced("audio tokens exceed the output tokens")
     tier, long = rates.for_input(usage.input_tokens)
+    if (audio_in and tier.audio_input < 0) or (audio_out and tier.audio_output < 0):
+        return Unpriced(f"no audio token rates for model {rates.model!r}")
     return TokenCost(
         usd(tier.input, ordinary),
-        usd(tier.output, usage.output_tokens),
+        usd(tier.output, usage.output_tokens - audio_out),
         rates.effective_from,
         rates.source,
         rates.model,
         usd(tier.cached_input, cached),
         usd(tier.cache_write, written),
         rates.note(LONG_CONTEXT) if long else rates.modifiers,
+        usd(tier.audio_input, audio_in),
+        usd(tier.audio_output, audio_out),
     )
 
 
@@ -468,7 +478,7 @@ def _fill_cache_rates(rates: Rates, rule: Optional[Entry]) -> Rates:
     def fill(t: TierRates) -> TierRates:
         cached = t.cached_input if t.cached_input >= 0 else t.input * cached_factor
         written = t.cache_write if t.cache_write >= 0 else t.input * write_factor
-        return TierRates(t.input, cached, written, t.output)
+        return replace(t, cached_input=cached, cache_write=written)
 
     long = fill(rates.long_context) if rates.long_context is not None else None
     return Rates(

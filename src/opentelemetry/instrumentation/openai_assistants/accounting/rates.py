@@ -22,16 +22,25 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class TierRates:
-    """USD per 1M tokens: ordinary input, cached input read, cache write, output."""
+    """USD per 1M tokens: ordinary input, cached input read, cache write, output; audio input and output
+    (chat audio models; ``MISSING`` where the table has none: audio tokens are then unpriced)."""
 
     input: Decimal
     cached_input: Decimal
     cache_write: Decimal
     output: Decimal
+    audio_input: Decimal = MISSING
+    audio_output: Decimal = MISSING
 
     def scaled(self, factor: Decimal, output_factor: Optional[Decimal] = None) -> TierRates:
         out = factor if output_factor is None else output_factor
-        return TierRates(self.input * factor, self.cached_input * factor, self.cache_write * factor, self.output * out)
+        return TierRates(self.input * factor, self.cached_input * factor, self.cache_write * factor, self.output * out,
+                         _times(self.audio_input, factor), _times(self.audio_output, out))
+
+
+def _times(rate: Decimal, factor: Decimal) -> Decimal:
+    """A rate times a modifier; a missing rate stays missing."""
+    return rate * factor if rate >= 0 else rate
 
 
 @dataclass(frozen=True)

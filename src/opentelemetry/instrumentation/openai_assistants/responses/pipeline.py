@@ -20,11 +20,11 @@ from ..accounting.terms import response_terms
 from ..accounting.tokens import TokenCounter
 from ..background import Background
 from ..config import Settings
+from ..links import WAIT_S, CallLinks
 from ..model import Usage
 from ..telemetry import Telemetry
 from . import observe
 from .hosted import HostedTools
-from .links import WAIT_S, CallLinks
 from .report import ResponseReporter
 from .state import ResponseState
 

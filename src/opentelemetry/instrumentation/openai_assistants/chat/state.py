@@ -1,0 +1,41 @@
+"""What the front end knows about one call while it lives: plain data, no telemetry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from opentelemetry.context import Context
+
+from ..model import Completion, CompletionRequest, ToolCall
+
+MAX_OBSERVED_TEXT = 1_000_000  # characters of streamed output kept for an estimate
+
+
+@dataclass
+class CallState:
+    """A chat completion, completion, embedding or moderation call, from its request to its spans."""
+
+    kind: str  # openai.api.type
+    request: CompletionRequest
+    parent: Context
+    started_ns: int
+    client: Any
+    provider: str
+    body: Any = None  # the request body, read for an estimate off the caller's path
+    server_address: Optional[str] = None
+    server_port: Optional[int] = None
+    completion: Optional[Completion] = None  # as returned, or assembled from a stream
+    ended_ns: Optional[int] = None
+    end_reason: str = "observed"  # observed | stream_closed | request_failed | unobserved | evicted | shutdown
+    error: Optional[str] = None  # error.type of a refused request or a broken stream
+    foreign_span: Any = None  # another instrumentation's span open around the call (coexistence)
+    account: Any = None  # accounted on the caller's path (reported usage, another span to annotate)
+    streamed_text: list[str] = field(default_factory=list)  # output deltas seen, for an estimate
+    streamed_chars: int = 0
+    streamed_calls: dict[tuple[int, int], ToolCall] = field(default_factory=dict)  # (choice, index) -> call
+
+    def streamed(self, delta: str) -> None:
+        if self.streamed_chars < MAX_OBSERVED_TEXT:
+            self.streamed_text.append(delta)
+            self.streamed_chars += len(delta)
