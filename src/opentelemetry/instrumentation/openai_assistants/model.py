@@ -239,6 +239,7 @@ class ImageGenUsage:
     input_image_tokens: int = 0  # part of input_tokens
     cached_tokens: int = 0  # part of input_tokens
     cached_image_tokens: int = 0  # part of cached_tokens
+    output_image_tokens: Optional[int] = None  # part of output_tokens (output_tokens_details); None: not reported
 
 
 @dataclass
