@@ -19,6 +19,7 @@ from .billing import FakeBilling
 from .clock import FakeClock
 from .engine import Event
 from .faults import ERROR_BODIES, ERROR_KINDS, WEIRD_KINDS, Fault, Faults, weird
+from .media_api import MediaApi
 from .responses_api import RawReply, ResponsesApi, parse_body
 from .scripts import PlannedStep, Script
 from .state import BadRequest, NotFound, World
@@ -89,6 +90,8 @@ class FakeAssistantsAPI:
         self.api = Api(self.world, self.scripts, lambda: self.report_usage)
         self.responses = ResponsesApi(self.world, self.response_scripts, lambda: self.report_usage)
         self.api.routes.extend(self.responses.routes)
+        self.media = MediaApi(self.world, lambda: self.report_usage)
+        self.api.routes.extend(self.media.routes)
         self.billing = FakeBilling(self.world)
 
     # -- lifecycle ----------------------------------------------------------------------------

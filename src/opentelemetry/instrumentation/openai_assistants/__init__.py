@@ -32,13 +32,14 @@ from wrapt import wrap_function_wrapper
 from . import hooks
 from .accounting.tokens import default_counter
 from .assistants import AssistantsFrontEnd
-from .assistants.accountant import price_book
+from .assistants.accountant import _session_store, price_book
 from .assistants.fetch import Fetcher
 from .assistants.tracker import RunTracker
 from .background import Background
 from .config import Settings
 from .ended import EndedIds
 from .frontends import FrontEnd, Registry
+from .media import MediaFrontEnds
 from .metrics import Instruments
 from .package import _instruments
 from .responses import ResponsesFrontEnd
@@ -126,6 +127,8 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._responses = responses.tracker
         chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
                                                (settings.responses, responses.tracker)]
+        media = MediaFrontEnds(settings, telemetry, background, prices, _session_store(settings), default_counter())
+        chosen += [(settings.media, front_end) for front_end in media.front_ends]
         registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
             "sync_request": hooks.sync_request(registry),

@@ -53,6 +53,7 @@ class Settings:
     container_sessions: str = "life"  # life: a container's idle minutes before expiry are billed; active: not
     container_clock: Any = None  # callable -> API time in seconds, for container expiry and deletion; time.time
     history_max_bytes: int = 32 << 20  # thread history kept for estimates (token counts, not texts)
+    media: bool = True  # trace the images, audio, videos and batches APIs
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:

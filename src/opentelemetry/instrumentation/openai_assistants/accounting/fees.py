@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional, Union
 from .. import model
 from .dated import in_force
 from .media import MediaBook, image_token_cost
-from .pricing import MILLION, Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
+from .pricing import Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
 _MEDIA = MediaBook({})  # retirement dates of image models (the shipped data)

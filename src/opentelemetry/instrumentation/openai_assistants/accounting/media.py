@@ -91,16 +91,24 @@ class MediaBook:
                     + _entries(raw, "prices/media.json")
                     for name, raw in {**dict(builtin.get(table) or {}), **dict(own.get(table) or {})}.items()
                 }
-                for table in ("per_image", "per_second")
+                for table in ("per_image", "per_second", "speech_audio_tokens")
             }
             self._batch = _entries(own.get("batch"), source) + _entries(builtin["batch"], "prices/media.json")
             retired = {**dict(builtin.get("retired") or {}), **dict(own.get("retired") or {})}
-            self._retired = {name.lower(): (_date(v["from"]), str(v.get("source", source))) for name, v in retired.items()}
+            self._retired = {name.lower(): (_date(v["from"]), str(v.get("source", source)))
+                             for name, v in retired.items()}
         except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             raise ValueError(f"invalid media price overrides ({source}): {exc}") from exc
 
     def entry(self, table: str, model_name: str, day: date) -> Optional[_Entry]:
         return in_force(self._tables[table].get(model_name.lower(), []), day)
+
+    def audio_tokens_per_second(self, model_name: str, at: int) -> Optional[Decimal]:
+        """Audio output tokens per second of speech (estimates only), None: unknown."""
+        day = _day(at)
+        entry = self.entry("speech_audio_tokens", model_name, day) or \
+            self.entry("speech_audio_tokens", _base_model(model_name), day)
+        return _decimal(entry.data["per_minute"]) / 60 if entry is not None else None
 
     def batch(self, day: date) -> Optional[_Entry]:
         return in_force(self._batch, day)
