@@ -3,12 +3,12 @@ OpenAI's pricing page, not read from the price book under test), and metric read
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-MARCH = int(datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc).timestamp())  # DALL-E still served
-DECEMBER = int(datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc).timestamp())
+MARCH = int(datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp())  # DALL-E still served
+DECEMBER = int(datetime(2026, 12, 2, 12, 0, tzinfo=UTC).timestamp())
 M = Decimal(1_000_000)
 
 # per 1M tokens, or per unit as named

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import openai
 import pytest
 from media_helpers import BATCH_FACTOR, DECEMBER, HAND, MARCH, spend, token_sums, tokens_usd
 from spanutil import attrs
@@ -80,7 +81,7 @@ def test_per_image_models_by_size_and_quality_then_retired(api: Any, fake_api: A
     fake_api.clock.set(DECEMBER)  # both retired on 2026-05-12: never priced at their old rates
     api(api.client.images.generate, model="dall-e-3", prompt="a fox")
     spans = media_spans(instrumented, "images")
-    priced = {s["gen_ai.request.model"]: s.get("openai_cost.images_usd") for s in spans if "openai_cost.images_usd" in s}
+    priced = {s["gen_ai.request.model"]: s["openai_cost.images_usd"] for s in spans if "openai_cost.images_usd" in s}
     assert priced == {"dall-e-3": float(HAND["dall-e-3"]["hd/1792x1024"]),
                       "dall-e-2": float(2 * HAND["dall-e-2"]["standard/512x512"])}
     (late,) = [s for s in spans if "openai_cost.images_usd" not in s]
@@ -100,7 +101,7 @@ def test_missing_image_usage_is_unpriced_not_zero(api: Any, fake_api: Any, instr
 def test_failed_call_is_an_error_span_without_money(api: Any, fake_api: Any, instrumented: Any) -> None:
     fake_api.faults.add(r"/images/generations$", "500")
     client = api.new_client(max_retries=0)
-    with pytest.raises(Exception):
+    with pytest.raises(openai.InternalServerError):
         api(client.images.generate, model="gpt-image-1.5", prompt="a fox")
     api.wait(client.close())
     (span,) = media_spans(instrumented, "images")
