@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from openai.types import Batch, ImageEditStreamEvent, ImageGenStreamEvent, ImagesResponse, Video
@@ -20,6 +21,7 @@ from openai.types.audio import Transcription, TranscriptionStreamEvent, Transcri
 from pydantic import TypeAdapter
 
 from .api import Handler
+from .billing import Charge
 from .responses_api import RawReply
 from .state import NotFound, Obj, World, new_id, page
 
@@ -32,6 +34,22 @@ PCM_BYTES_PER_SECOND = 48_000
 UPLOAD_BYTES_PER_SECOND = 32_000  # the uploaded audio: 16 kHz, 16-bit mono
 AUDIO_TOKENS_PER_SECOND = 10
 DEFAULT_BATCH_MODEL = "gpt-4o-mini"
+M = Decimal(1_000_000)
+#: The fake bill's list prices (USD per token, character, second or image): OpenAI's published prices.
+BILL_RATES: Dict[str, Dict[str, Decimal]] = {
+    "gpt-image-1.5": {"input": Decimal(5) / M, "image input": Decimal(8) / M, "output": Decimal(10) / M,
+                      "image output": Decimal(32) / M},
+    "dall-e-3": {"standard/1024x1024": Decimal("0.04"), "hd/1792x1024": Decimal("0.12")},
+    "tts-1": {"characters": Decimal(15) / M},
+    "tts-1-hd": {"characters": Decimal(30) / M},
+    "whisper-1": {"audio seconds": Decimal("0.0001")},
+    "gpt-4o-transcribe": {"input": Decimal("2.5") / M, "audio input": Decimal(6) / M, "output": Decimal(10) / M},
+    "gpt-4o-mini-transcribe": {"input": Decimal("1.25") / M, "audio input": Decimal(3) / M,
+                               "output": Decimal(5) / M},
+    "gpt-4o-mini": {"batch input": Decimal("0.075") / M, "batch cached input": Decimal("0.0375") / M,
+                    "batch output": Decimal("0.3") / M},
+    "sora-2": {"video seconds": Decimal("0.10")},
+}
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake image").decode()
 
 _VALIDATORS: Dict[str, TypeAdapter[Any]] = {
@@ -80,6 +98,7 @@ class MediaApi:
         self.videos: Dict[str, Obj] = {}
         self.batch_usage: Obj = {"input_tokens": 1000, "cached_tokens": 200, "output_tokens": 500,
                                  "reasoning_tokens": 0}
+        self.bill: Optional[Callable[[Charge], None]] = None  # the fake admin billing API's ledger
         r = r"([A-Za-z0-9_\-]+)"
         self.routes: List[Tuple[str, re.Pattern[str], Handler]] = [
             ("POST", re.compile(r"/images/generations"), self.generate),
@@ -98,6 +117,35 @@ class MediaApi:
             ("GET", re.compile(rf"/videos/{r}/content"), self.video_content),
             ("DELETE", re.compile(rf"/videos/{r}"), self.delete_video),
         ]
+
+    # --- the bill -----------------------------------------------------------------------------
+    def _charge(self, model: str, parts: List[Tuple[str, float]], usage: Optional[str] = None,
+                quantity: float = 0, tokens: Tuple[int, int, int] = (0, 0, 0)) -> None:
+        """Bill ``parts`` ((line item part, quantity)) of ``model``; the first carries the usage row."""
+        rates = BILL_RATES.get(model)
+        if self.bill is None or rates is None:
+            return
+        now = self.world.clock.now()
+        first = True
+        for part, count in parts:
+            if part not in rates or not count:
+                continue
+            self.bill(Charge(now, model, f"{model}, {part}", part, rates[part] * Decimal(str(count)), count,
+                             usage if first else None, tokens if first else (0, 0, 0)))
+            first = False
+        if first and usage is not None and self.bill is not None:  # nothing priced: the usage still counts
+            self.bill(Charge(now, model, f"{model}, {usage}", usage, Decimal(0), quantity, usage, tokens))
+
+    def _bill_images(self, model: str, usage: Optional[Obj], n: int, quality: str, size: str) -> None:
+        if usage is not None:
+            details = usage.get("output_tokens_details") or {}
+            image_out = details.get("image_tokens", usage["output_tokens"])
+            image_in = usage["input_tokens_details"]["image_tokens"]
+            self._charge(model, [("image output", image_out), ("output", usage["output_tokens"] - image_out),
+                                 ("input", usage["input_tokens"] - image_in), ("image input", image_in)],
+                         "images", n)
+        else:
+            self._charge(model, [(f"{quality}/{size}", n)], "images", n)
 
     # --- images -------------------------------------------------------------------------------
     def _image_usage(self, model: str, prompt: Any, quality: str, n: int, input_images: int) -> Optional[Obj]:
@@ -129,6 +177,7 @@ class MediaApi:
         usage = self._image_usage(model, body.get("prompt"), quality, n, input_images)
         if usage is not None:
             reply["usage"] = usage
+        self._bill_images(model, usage, n, quality, size)
         return _json(_checked("images", reply))
 
     def _image_stream(self, body: Obj, model: str, n: int, quality: str, size: str, input_images: int,
@@ -149,6 +198,7 @@ class MediaApi:
                 del done["usage"]  # an absent usage: the SDK's model requires it, so this is a fault shape
             else:
                 _checked(kind, done)
+            self._bill_images(model, usage, 1, quality, size)
             events.append((done["type"], done))
         return _sse(events)
 
@@ -168,6 +218,8 @@ class MediaApi:
         audio_format = str(body.get("response_format") or "mp3")
         pcm = b"\x00\x01" * int(seconds * PCM_BYTES_PER_SECOND / 2)
         data = (b"RIFF" + b"\x00" * 40 + pcm) if audio_format == "wav" else pcm
+        characters = len(str(body.get("input") or ""))
+        self._charge(str(body.get("model")), [("characters", characters)], "audio_speeches", characters)
         types = {"mp3": "audio/mpeg", "wav": "audio/wav", "pcm": "audio/pcm", "opus": "audio/ogg",
                  "aac": "audio/aac", "flac": "audio/flac"}
         return RawReply(200, data, types.get(audio_format, "application/octet-stream"))
@@ -190,6 +242,11 @@ class MediaApi:
                       "total_tokens": audio_tokens + prompt_tokens + _words(text),
                       "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": prompt_tokens}}
                      if tokens else {"type": "duration", "seconds": math.ceil(seconds)})
+        if usage is not None and usage["type"] == "tokens":
+            self._charge(model, [("audio input", audio_tokens), ("input", prompt_tokens), ("output", _words(text))],
+                         "audio_transcriptions", math.ceil(seconds))
+        else:
+            self._charge(model, [("audio seconds", math.ceil(seconds))], "audio_transcriptions", math.ceil(seconds))
         if _true(body.get("stream")) and tokens:
             events: List[Tuple[str, Obj]] = []
             for word in text.split():
@@ -241,6 +298,10 @@ class MediaApi:
                     "total_tokens": u["input_tokens"] + u["output_tokens"],
                     "input_tokens_details": {"cached_tokens": u["cached_tokens"]},
                     "output_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]}}
+                self._charge(batch["model"], [("batch input", u["input_tokens"] - u["cached_tokens"]),
+                                              ("batch cached input", u["cached_tokens"]),
+                                              ("batch output", u["output_tokens"])], "completions",
+                             tokens=(u["input_tokens"], u["cached_tokens"], u["output_tokens"]))
         return batch
 
     def _batch(self, batch_id: str) -> Obj:
@@ -280,6 +341,7 @@ class MediaApi:
             video.update(status="in_progress", progress=50)
         elif video["status"] == "in_progress":
             video.update(status="completed", progress=100, completed_at=self.world.clock.now())
+            self._charge(video["model"], [("video seconds", float(video["seconds"]))])
         return _json(_checked("video", video))
 
     def list_videos(self, query: Dict[str, Any], body: Obj) -> RawReply:

@@ -93,6 +93,7 @@ class FakeAssistantsAPI:
         self.media = MediaApi(self.world, lambda: self.report_usage)
         self.api.routes.extend(self.media.routes)
         self.billing = FakeBilling(self.world)
+        self.media.bill = self.billing.charge
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeAssistantsAPI:
