@@ -76,6 +76,7 @@ class Charge:
     quantity: float
     usage: Optional[str] = None
     tokens: Tuple[int, int, int] = (0, 0, 0)
+    usage_quantity: Optional[float] = None  # what the usage endpoint counts (None: ``quantity``)
 
 
 @dataclass
@@ -270,7 +271,7 @@ class FakeBilling:
         for charge in self._charges(day):
             if charge.usage == endpoint:
                 row = rows[charge.model if by_model or endpoint == "vector_stores" else None]
-                row[0] += charge.quantity
+                row[0] += charge.quantity if charge.usage_quantity is None else charge.usage_quantity
                 row[1] += 1
         field_name = CHARGED_USAGE[endpoint]
         results: List[Obj] = []

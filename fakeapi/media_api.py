@@ -131,7 +131,7 @@ class MediaApi:
             if part not in rates or not count:
                 continue
             self.bill(Charge(now, model, f"{model}, {part}", part, rates[part] * Decimal(str(count)), count,
-                             usage if first else None, tokens if first else (0, 0, 0)))
+                             usage if first else None, tokens if first else (0, 0, 0), quantity))
             first = False
         if first and usage is not None and self.bill is not None:  # nothing priced: the usage still counts
             self.bill(Charge(now, model, f"{model}, {usage}", usage, Decimal(0), quantity, usage, tokens))
