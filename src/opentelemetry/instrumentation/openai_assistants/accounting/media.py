@@ -85,20 +85,20 @@ class MediaBook:
         own = dict(data.get("media") or {})
         builtin = _read_json("media.json")
         try:
-            self._tables = {
-                table: {
-                    name.lower(): _entries(dict(own.get(table) or {}).get(name), source)
-                    + _entries(raw, "prices/media.json")
-                    for name, raw in {**dict(builtin.get(table) or {}), **dict(own.get(table) or {})}.items()
-                }
-                for table in ("per_image", "per_second", "speech_audio_tokens")
-            }
-            self._batch = _entries(own.get("batch"), source) + _entries(builtin["batch"], "prices/media.json")
+            self._tables = {table: self._table(dict(own.get(table) or {}), dict(builtin.get(table) or {}), source)
+                            for table in ("per_image", "per_second", "speech_audio_tokens")}
+            self._batch = _entries(builtin["batch"], "prices/media.json") + _entries(own.get("batch"), source)
             retired = {**dict(builtin.get("retired") or {}), **dict(own.get("retired") or {})}
             self._retired = {name.lower(): (_date(v["from"]), str(v.get("source", source)))
                              for name, v in retired.items()}
         except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             raise ValueError(f"invalid media price overrides ({source}): {exc}") from exc
+
+    @staticmethod
+    def _table(own: dict[str, Any], builtin: dict[str, Any], source: str) -> dict[str, list[_Entry]]:
+        """Entries by model: the user's and the shipped ones (an override entry wins from its date on)."""
+        return {name.lower(): _entries(builtin.get(name), "prices/media.json") + _entries(own.get(name), source)
+                for name in {**builtin, **own}}
 
     def entry(self, table: str, model_name: str, day: date) -> Optional[_Entry]:
         return in_force(self._tables[table].get(model_name.lower(), []), day)
