@@ -63,6 +63,9 @@ def test_image_tokens_each_at_their_own_rate(api: Any, instrumented: Any, surfac
     assert set(by_kind) == {"input_tokens", "output_tokens", "image_output_tokens"}
     assert Decimal(str(round(sum(by_kind.values()), 12))) == expected
     assert token_sums(instrumented, "images") == {"input": text_in, "output": text_out + image_out}
+    operations = {p.attributes["gen_ai.operation.name"] for p in instrumented.metrics()["gen_ai.client.token.usage"]
+                  if p.attributes.get("openai.api.type") == "images"}
+    assert operations == {"generate_content"}
 
 
 def test_image_edit_prices_input_image_tokens(api: Any, instrumented: Any) -> None:

@@ -113,7 +113,7 @@ class Telemetry:
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
         labels = self.model_labels(invocation)
         self.instruments.runs.add(1, {**labels, sc.STATUS: invocation.status})
-        view.record(self.instruments, labels, server=invocation.server)
+        view.record(self.instruments, labels, server=invocation.server, operation=invocation.token_operation)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,
@@ -277,14 +277,15 @@ class Ledger:
             attrs[f"openai_cost.rollup.{kind}_usd"] = usd(costs.get(kind))
         return attrs
 
-    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None) -> None:
+    def record(self, instruments: Instruments, labels: Attrs, server: Optional[Attrs] = None,
+               operation: str = sc.OP_CHAT) -> None:
         account = self.account
         if account is None:
             return
         sources: dict[str, int] = {}  # inferences by usage source, added once each
         for step in self._leaves():
             self._record_usage(instruments, labels, step.usage.input_tokens, step.usage.output_tokens,
-                               step.usage.source, server)
+                               step.usage.source, server, operation)
             sources[step.usage.source] = sources.get(step.usage.source, 0) + 1
             self._record_estimate_error(instruments, labels, step)
             if step.unpriced_reason:
@@ -292,7 +293,7 @@ class Ledger:
         run_leaf = self.run_leaf
         if run_leaf is not None:
             self._record_usage(instruments, labels, run_leaf.usage.input_tokens, run_leaf.usage.output_tokens,
-                               run_leaf.usage.source, server)
+                               run_leaf.usage.source, server, operation)
             sources[run_leaf.usage.source] = sources.get(run_leaf.usage.source, 0) + 1
             if run_leaf.unpriced_reason:
                 self._record_unpriced(instruments, labels, run_leaf.usage.input_tokens,
@@ -315,8 +316,8 @@ class Ledger:
 
     @staticmethod
     def _record_usage(instruments: Instruments, labels: Attrs, tokens_in: int, tokens_out: int,
-                      source: str, server: Optional[Attrs] = None) -> None:
-        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT, sc.USAGE_SOURCE: source}
+                      source: str, server: Optional[Attrs] = None, operation: str = sc.OP_CHAT) -> None:
+        base = {**labels, **(server or {}), sc.GEN_AI_OPERATION_NAME: operation, sc.USAGE_SOURCE: source}
         instruments.token_usage.record(tokens_in, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_INPUT})
         instruments.token_usage.record(tokens_out, {**base, sc.GEN_AI_TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT})
 

@@ -77,7 +77,7 @@ class MediaFinisher:
                           error=record.error, tool_call_id=record.id, timed=record.claim is None)
         return Invocation(record.api, provider, record.model, None, call.context, root,
                           status="failed" if record.error else "completed", project=project_of(call.client),
-                          server=server_labels(address, port))
+                          server=server_labels(address, port), token_operation=operation)
 
 
 class _Watcher:
