@@ -47,7 +47,36 @@ USAGE_OBJECTS = {
     "code_interpreter_sessions": "organization.usage.code_interpreter_sessions.result",
     "web_search_calls": "organization.usage.web_searches.result",
     "file_search_calls": "organization.usage.file_searches.result",
+    "images": "organization.usage.images.result",
+    "audio_speeches": "organization.usage.audio_speeches.result",
+    "audio_transcriptions": "organization.usage.audio_transcriptions.result",
+    "embeddings": "organization.usage.embeddings.result",
+    "moderations": "organization.usage.moderations.result",
+    "vector_stores": "organization.usage.vector_stores.result",
 }
+#: What each charged usage endpoint counts: (result field, quantity field of a charge).
+CHARGED_USAGE = {"images": "images", "audio_speeches": "characters", "audio_transcriptions": "seconds",
+                 "embeddings": "input_tokens", "moderations": "input_tokens", "vector_stores": "usage_bytes"}
+
+
+@dataclass
+class Charge:
+    """A billed line item of a surface other than the runs and responses (images, audio, batches,
+    embeddings, moderations, vector stores, legacy completions): what that surface charged, when.
+
+    ``usage``: the usage endpoint it counts in (``CHARGED_USAGE``), or ``completions`` with ``tokens``
+    (input, cached, output) for token line items; None: a cost line item only.
+    """
+
+    ts: int
+    model: Optional[str]
+    line_item: str
+    kind: str
+    usd: Decimal
+    quantity: float
+    usage: Optional[str] = None
+    tokens: Tuple[int, int, int] = (0, 0, 0)
+    usage_quantity: Optional[float] = None  # what the usage endpoint counts (None: ``quantity``)
 
 
 @dataclass
@@ -69,6 +98,15 @@ class DayUsage:
     sessions: int = 0
     file_searches: int = 0
     web_searches: int = 0
+    charged_tokens: Dict[str, List[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))  # billed
+    # by their own charges (batches, legacy completions): in the completions usage, not priced again
+
+    def all_tokens(self) -> Dict[str, List[int]]:
+        merged: Dict[str, List[int]] = defaultdict(lambda: [0, 0, 0])
+        for source in (self.tokens, self.charged_tokens):
+            for model, row in source.items():
+                merged[model] = [a + b for a, b in zip(merged[model], row, strict=True)]
+        return merged
 
 
 class FakeBilling:
@@ -83,7 +121,16 @@ class FakeBilling:
         self.session_rule = "thread_hour"
         self.delayed_days: set[int] = set()
         self.revisions: Dict[Tuple[int, str], Decimal] = {}
+        self.charges: List[Charge] = []
         self._lock = threading.Lock()
+
+    def charge(self, charge: Charge) -> None:
+        """Bill a line item of another surface (the media and batch endpoints, or a test)."""
+        with self._lock:
+            self.charges.append(charge)
+
+    def _charges(self, day: int) -> List[Charge]:
+        return [c for c in self.charges if day_start(c.ts) == day]
 
     def revise(self, day: int, kind: str, factor: float) -> None:
         """From now on, bill ``kind`` on ``day`` at ``factor`` times its amount (a revised bucket)."""
@@ -108,6 +155,11 @@ class FakeBilling:
                     day.file_searches += 1
                 elif call["type"] == "code_interpreter" and self._opens(opened, step["thread_id"], step["created_at"]):
                     day.sessions += 1
+        for charge in self.charges:
+            if charge.usage == "completions":
+                tokens = days[day_start(charge.ts)].charged_tokens[charge.model or ""]
+                for i, value in enumerate(charge.tokens):
+                    tokens[i] += value
         for extra in self.unseen:
             day = days[day_start(extra.day)]
             day.tokens[extra.model][0] += extra.input_tokens
@@ -142,6 +194,7 @@ class FakeBilling:
         ):
             if count:
                 lines.append((item, kind, count * price, count))
+        lines += [(c.line_item, c.kind, c.usd, c.quantity) for c in self._charges(day)]
         factor = {kind: self.scale.get(kind, Decimal(1)) * self.revisions.get((day, kind), Decimal(1))
                   for _, kind, _, _ in lines}
         return [(item, kind, usd * factor[kind], qty) for item, kind, usd, qty in lines if usd]
@@ -158,7 +211,7 @@ class FakeBilling:
         prefix = "/organization/usage/"
         if path.startswith(prefix) and path[len(prefix):] in USAGE_OBJECTS:
             endpoint = path[len(prefix):]
-            return self._page(query, "usage", lambda day, usage, q: self._usage_results(endpoint, usage, q))
+            return self._page(query, "usage", lambda day, usage, q: self._usage_results(endpoint, usage, q, day))
         return None
 
     def _page(self, query: Dict[str, Any], family: str, results: Any) -> Obj:
@@ -191,14 +244,17 @@ class FakeBilling:
                  "quantity": float(qty) if by_item else None, "quantity_unit": None}
                 for item, _, usd, qty in lines]
 
-    def _usage_results(self, endpoint: str, usage: DayUsage, query: Dict[str, Any]) -> List[Obj]:
+    def _usage_results(self, endpoint: str, usage: DayUsage, query: Dict[str, Any], day: int) -> List[Obj]:
         if not self._project_selected(query):
             return []
         project = self._project(query)
         kind = USAGE_OBJECTS[endpoint]
+        if endpoint in CHARGED_USAGE:
+            return self._charged_usage(endpoint, day, project, "model" in _list(query.get("group_by")))
         if endpoint == "completions":
             by_model = "model" in _list(query.get("group_by"))
-            rows = sorted(usage.tokens.items()) if by_model else [(None, _total(usage.tokens.values()))]
+            tokens = usage.all_tokens()
+            rows = sorted(tokens.items()) if by_model else [(None, _total(tokens.values()))]
             return [{"object": kind, "input_tokens": t[0], "input_cached_tokens": t[1], "output_tokens": t[2],
                      "num_model_requests": 1, "model": model, "project_id": project}
                     for model, t in rows if any(t)]
@@ -209,6 +265,23 @@ class FakeBilling:
         if endpoint == "web_search_calls":
             row["num_model_requests"] = count
         return [row] if count else []
+
+    def _charged_usage(self, endpoint: str, day: int, project: Optional[str], by_model: bool) -> List[Obj]:
+        rows: Dict[Optional[str], List[float]] = defaultdict(lambda: [0.0, 0])
+        for charge in self._charges(day):
+            if charge.usage == endpoint:
+                row = rows[charge.model if by_model or endpoint == "vector_stores" else None]
+                row[0] += charge.quantity if charge.usage_quantity is None else charge.usage_quantity
+                row[1] += 1
+        field_name = CHARGED_USAGE[endpoint]
+        results: List[Obj] = []
+        for model, (quantity, requests) in sorted(rows.items(), key=lambda r: str(r[0])):
+            result: Obj = {"object": USAGE_OBJECTS[endpoint], field_name: round(quantity),
+                           "project_id": project}
+            if endpoint != "vector_stores":
+                result.update(num_model_requests=int(requests), model=model)
+            results.append(result)
+        return results
 
     def _project_selected(self, query: Dict[str, Any]) -> bool:
         wanted = _list(query.get("project_ids"))

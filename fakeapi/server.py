@@ -20,6 +20,7 @@ from .chat_api import ChatApi
 from .clock import FakeClock
 from .engine import Event
 from .faults import ERROR_BODIES, ERROR_KINDS, WEIRD_KINDS, Fault, Faults, weird
+from .media_api import MediaApi
 from .responses_api import RawReply, ResponsesApi, parse_body
 from .scripts import PlannedStep, Script
 from .state import BadRequest, NotFound, World
@@ -93,7 +94,10 @@ class FakeAssistantsAPI:
         self.api.routes.extend(self.responses.routes)
         self.chat = ChatApi(self.world, self.chat_scripts, lambda: self.report_usage)
         self.api.routes.extend(self.chat.routes)
+        self.media = MediaApi(self.world, lambda: self.report_usage)
+        self.api.routes.extend(self.media.routes)
         self.billing = FakeBilling(self.world)
+        self.media.bill = self.billing.charge
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeAssistantsAPI:

@@ -32,7 +32,8 @@ from tests.test_stack_e2e import BILLING_NAMES, Webhook, _alertmanager_config, _
 
 ALERT = "OpenAIBilledSpendMismatch"
 KINDS = {"input_tokens", "output_tokens", "code_interpreter_session"}
-ENDPOINTS = 5  # costs, completions, code_interpreter_sessions, web_search_calls, file_search_calls
+ENDPOINTS = 11  # costs, completions, code_interpreter_sessions, web_search_calls, file_search_calls, images,
+# audio_speeches, audio_transcriptions, embeddings, moderations, vector_stores
 
 
 @dataclass

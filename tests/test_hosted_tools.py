@@ -119,7 +119,9 @@ def test_auto_container_without_a_call_is_counted_and_assumed_only_when_asked(
     ("searches_unreported", "web_search", 0.01),  # no tool_usage: the one search action, not the page open
     ("searches_reported", "web_search_preview", 0.075),  # 3 at $25/1k on a non-reasoning model
     ("file_search", "file_search", 0.0025),
-    ("image", "image_generation", 0.04244),  # gpt-image-1: 40 input x $5 + 1,056 output x $40, per 1M
+    # the tool names gpt-image-1.5 (in November the default model has no published rates, and gpt-image-1 is
+    # retired): 40 text input x $5 + 1,056 output, all image output with no details, x $32, per 1M
+    ("image", "image_generation", 0.033992),
 ])
 def test_tool_fees_on_their_tool_span_and_in_the_spend(
     api: Any, fake_api: Any, traced: Any, script: str, tool: str, fee: float
@@ -128,7 +130,10 @@ def test_tool_fees_on_their_tool_span_and_in_the_spend(
     searches = [WebSearch("search"), WebSearch("open_page")]
     fake_api.response_scripts["searches_reported"] = ResponseScript(searches, usage=Usage(100, 10), web_searches=3)
     fake_api.response_scripts["searches_unreported"] = ResponseScript(searches, report_usage=False)
-    respond(api, script, [{"type": tool, "vector_store_ids": ["vs_1"]} if tool == "file_search" else {"type": tool}])
+    spec: dict[str, Any] = {"type": tool}
+    spec.update({"file_search": {"vector_store_ids": ["vs_1"]}, "image_generation": {"model": "gpt-image-1.5"}}
+                .get(tool, {}))
+    respond(api, script, [spec])
     kind = "web_search" if tool.startswith("web_search") else tool
     assert round(total(traced, "openai_cost.spend", **{"openai_cost.kind": kind}), 9) == fee
     spans = traced.spans()

@@ -239,3 +239,31 @@ def test_billing_rules_query_only_emitted_names() -> None:
         _check_names(rule.get("record") or rule["alert"], rule["expr"])
         if "alert" in rule:
             assert "openai_cost_kind" in rule["annotations"]["summary"]
+
+
+def test_dashboard_has_a_row_for_the_media_and_batch_apis() -> None:
+    """The images, audio, videos and batches APIs have their row: spend by API and model, by API and kind,
+    calls by status and unpriced ones, every query keeping the APIs apart."""
+    dashboard = load_dashboard()
+    by_id = {p["id"]: p for p in dashboard["panels"]}
+    assert by_id[250]["type"] == "row" and by_id[250]["gridPos"]["y"] == 250
+    for panel_id in (251, 252, 253):
+        for target in by_id[panel_id]["targets"]:
+            assert 'openai_api_type=~"images|audio|videos|batches"' in target["expr"]
+            assert "openai_api_type" in target["legendFormat"]
+
+
+def test_billing_rules_compare_media_as_the_bill_names_them() -> None:
+    """The bill names media line items by model: the measured spend of the images, audio and videos APIs
+    is compared as image_generation, audio and video, the kinds the line item mapping gives."""
+    from opentelemetry.instrumentation.openai_assistants.billing.lineitems import load
+
+    rules = {r.get("record") or r["alert"]: r for r in load_rules(BILLING_RULES_FILE)}
+    expr = rules["openai_cost:measured_spend_usd:last_day"]["expr"]
+    items = load()
+    for api, line_item in (("images", "gpt-image-1.5, image output"), ("audio", "gpt-4o-mini-tts, audio output"),
+                           ("videos", "sora-2, video seconds")):
+        kind = items.kind(line_item)
+        assert f'openai_api_type="{api}"' in expr and f'"openai_cost_kind", "{kind}"' in expr, (api, kind)
+    assert items.kind("gpt-4o-mini, batch input") == "input_tokens"
+    assert items.kind("whisper-1, audio seconds") == "audio"

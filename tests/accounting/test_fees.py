@@ -111,3 +111,34 @@ def test_a_failing_part_gives_a_reason_not_an_exception() -> None:
 
     outcomes = tool_fees(ToolUsage(web_search_requests=1, file_search_calls=1), "gpt-4.1-mini", JULY, BOOK, broken)
     assert isinstance(outcomes[0], UnpricedFee) and isinstance(outcomes[1], Fee)
+
+
+NOVEMBER = JULY + 120 * 86_400  # 2026-11-11: gpt-image-1 shut down on 2026-10-23
+
+
+def test_image_output_tokens_at_the_image_output_rate() -> None:
+    # issue 17 defect 7: gpt-image-1.5 bills text output $10 and image output $32 per 1M (genai-prices);
+    # 1,000 text input x $5 + 100 text output x $10 + 900 image output x $32 = 0.005 + 0.001 + 0.0288
+    image = ImageGenUsage(input_tokens=1000, output_tokens=1000, output_image_tokens=900)
+    (fee,) = fees(ToolUsage(image_model="gpt-image-1.5", image_gen=image))
+    assert isinstance(fee, Fee) and fee.usd == Decimal("0.0348")
+    # without output details every output token is an image token: 1,000 x $32 + 1,000 x $5
+    (whole,) = fees(ToolUsage(image_model="gpt-image-1.5", image_gen=ImageGenUsage(1000, 1000)))
+    assert isinstance(whole, Fee) and whole.usd == Decimal("0.037")
+
+
+def test_default_image_model_is_the_one_in_force_on_the_response_date() -> None:
+    # issue 17 defect 6: July 2026 defaults to gpt-image-1 (priced); from its shutdown on 2026-10-23 the
+    # default is gpt-image-2.6-sunburst, whose rates are unknown: unpriced with a reason, never gpt-image-1's
+    usage = ToolUsage(image_gen=ImageGenUsage(input_tokens=1000, output_tokens=2000, input_image_tokens=600))
+    (july,) = fees(usage)
+    assert isinstance(july, Fee) and july.usd == Decimal("0.088")
+    (november,) = fees(usage, at=NOVEMBER)
+    assert november == UnpricedFee("image_generation", 3000, "no price for image model 'gpt-image-2.6-sunburst'")
+    assert BOOK.default_image_model(NOVEMBER) == "gpt-image-2.6-sunburst"
+
+
+def test_a_retired_image_model_is_never_priced_at_its_old_rates() -> None:
+    usage = ToolUsage(image_model="gpt-image-1", image_gen=ImageGenUsage(100, 100))
+    (late,) = fees(usage, at=NOVEMBER)
+    assert isinstance(late, UnpricedFee) and "retired on 2026-10-23" in late.reason

@@ -41,6 +41,7 @@ from .chat.tracker import ChatTracker
 from .config import Settings
 from .ended import EndedIds
 from .frontends import FrontEnd, Registry
+from .media import MediaFrontEnds
 from .metrics import Instruments
 from .package import _instruments
 from .responses import ResponsesFrontEnd
@@ -135,6 +136,8 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._chat = chat.tracker
         chosen: list[tuple[bool, FrontEnd]] = [(settings.assistants, assistants.tracker),
                                                (settings.responses, responses.tracker), (settings.chat, chat.tracker)]
+        media = MediaFrontEnds(settings, telemetry, background, prices, sessions, default_counter())
+        chosen += [(settings.media, front_end) for front_end in media.front_ends]
         registry = self._registry = Registry(tuple(front_end for on, front_end in chosen if on))
         factories = {
             "sync_request": hooks.sync_request(registry),

@@ -116,6 +116,8 @@ class Settings:
     chat_spans: str = field(default="auto", metadata={
         "doc": "auto: our chat span only where no other OpenAI instrumentation made one; always; never.",
         "env": True})
+    media: bool = field(default=True, metadata={
+        "doc": "Trace the images, audio, videos and batches APIs.", "env": True})
 
     @classmethod
     def load(cls, options: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None) -> Settings:

@@ -51,6 +51,7 @@ class Invocation:
     spans: bool = True  # False: metrics only (another instrumentation makes the spans)
     project: Optional[str] = None  # the client's OpenAI project id (openai_cost.project metric label)
     server: Attrs = field(default_factory=dict)  # server.address and .port: labels of the gen_ai.client.* metrics
+    token_operation: str = "chat"  # gen_ai.operation.name of its token metrics (media: generate_content, batch)
 
 
 def server_labels(address: Optional[str], port: Optional[int]) -> Attrs:

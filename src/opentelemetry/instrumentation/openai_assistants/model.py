@@ -248,6 +248,7 @@ class ImageGenUsage:
     input_image_tokens: int = 0  # part of input_tokens
     cached_tokens: int = 0  # part of input_tokens
     cached_image_tokens: int = 0  # part of cached_tokens
+    output_image_tokens: Optional[int] = None  # part of output_tokens (output_tokens_details); None: not reported
 
 
 @dataclass
@@ -294,3 +295,35 @@ class CompletionRequest:
     service_tier: Optional[str] = None  # as requested
     tool_outputs: list[str] = field(default_factory=list)  # tool_call_ids of role "tool" messages sent back
     search: bool = False  # web_search_options sent (search models)
+
+
+@dataclass
+class MediaCall:
+    """One priced call or object of the images, audio, videos or batches API, as observed: what prices it.
+
+    Figures are as reported; ``None`` means not known (never 0 for unknown). ``claim`` names an object
+    billed once however often it is read (a batch, a video): its money is claimed in the session store.
+    """
+
+    id: str
+    api: str  # openai.api.type: images | audio | videos | batches
+    endpoint: str  # the request path: images/generations, audio/speech, batches/{id}, ...
+    model: Optional[str] = None
+    created_at: Optional[int] = None  # API time (prices in force on that day)
+    started_ns: int = 0
+    ended_ns: int = 0
+    error: Optional[str] = None  # error.type: the call failed (nothing billed)
+    image_usage: Optional[ImageGenUsage] = None  # token-priced image models
+    images: int = 0  # images returned
+    size: Optional[str] = None
+    quality: Optional[str] = None
+    characters: int = 0  # speech input
+    text: str = ""  # speech input, kept in process only to estimate its tokens
+    audio_bytes: Optional[int] = None  # speech audio the app read (None: not read, never read by us)
+    audio_format: Optional[str] = None
+    usage: Optional[Usage] = None  # reported tokens (transcriptions, batches)
+    audio_input_tokens: int = 0  # part of usage.input_tokens (transcriptions)
+    seconds: Optional[float] = None  # audio duration (transcriptions) or video length
+    batch_endpoint: Optional[str] = None  # the endpoint a batch ran (its batch rate)
+    claim: Optional[str] = None  # billed once per this key across reads and processes
+    streamed: bool = False

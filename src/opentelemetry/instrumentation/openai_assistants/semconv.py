@@ -202,3 +202,22 @@ BILLING_OUTCOME = "openai_cost.billing.outcome"  # ok | error
 TOKEN_BUCKETS = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
 DURATION_BUCKETS = tuple(0.01 * 2**i for i in range(14))  # 0.01, 0.02, ... 81.92
 COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+# --- Media and batch APIs (images, audio, videos, batches) -------------------------------------
+OP_GENERATE_CONTENT = "generate_content"  # conventions: multimodal content generation
+OP_BATCH = "batch"  # ours: a completed batch, accounted once
+API_IMAGES = "images"
+API_AUDIO = "audio"
+API_VIDEOS = "videos"
+API_BATCHES = "batches"
+PRICE_SOURCE = "openai_cost.price.source"  # where a unit price came from (data file entry, genai-prices)
+MEDIA_IMAGES = "openai_cost.images"  # images returned
+MEDIA_SIZE = "openai_cost.image.size"  # or a video's size
+MEDIA_QUALITY = "openai_cost.image.quality"
+MEDIA_CHARACTERS = "openai_cost.characters"  # speech input characters
+MEDIA_SECONDS = "openai_cost.media.seconds"  # audio duration or video length
+MEDIA_BATCH_ENDPOINT = "openai_cost.batch.endpoint"
+MEDIA_OBJECT_ID = "openai_cost.media.id"  # batch or video id: span attribute only, never a metric label
+MEDIA_INPUT_IMAGE_TOKENS = "openai_cost.usage.input_image_tokens"  # part of gen_ai.usage.input_tokens
+MEDIA_OUTPUT_IMAGE_TOKENS = "openai_cost.usage.output_image_tokens"  # part of gen_ai.usage.output_tokens
+MEDIA_INPUT_AUDIO_TOKENS = "openai_cost.usage.input_audio_tokens"  # part of gen_ai.usage.input_tokens

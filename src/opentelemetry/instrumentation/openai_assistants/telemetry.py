@@ -113,7 +113,7 @@ class Telemetry:
     def _run_metrics(self, invocation: Invocation, view: Ledger) -> None:
         labels = self.model_labels(invocation)
         self.instruments.runs.add(1, {**labels, sc.STATUS: invocation.status})
-        view.record(self.instruments, labels, server=invocation.server, operation=invocation.root.operation)
+        view.record(self.instruments, labels, server=invocation.server, operation=invocation.token_operation)
 
     def model_labels(self, invocation: Invocation) -> Attrs:
         return _clean({sc.GEN_AI_PROVIDER_NAME: invocation.provider, sc.GEN_AI_REQUEST_MODEL: invocation.model,

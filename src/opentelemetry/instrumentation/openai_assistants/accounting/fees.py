@@ -23,9 +23,11 @@ from typing import Any, Callable, Optional, Union
 
 from .. import model
 from .dated import in_force
-from .pricing import MILLION, Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
+from .media import MediaBook, image_token_cost
+from .pricing import Overrides, Unpriced, _date, _decimal, _read_json, at_datetime, load_overrides
 
 logger = logging.getLogger(__name__)
+_MEDIA = MediaBook({})  # retirement dates of image models (the shipped data)
 
 KIND_WEB_SEARCH = "web_search"
 KIND_FILE_SEARCH = "file_search"
@@ -83,7 +85,12 @@ class FeeBook:
                 for name in _DATED
             }
             image = {**builtin["image_generation"], **dict(own.get("image_generation") or {})}
-            self.default_image_model = str(image["default_model"])
+            self._default_image_models = [
+                _Entry(_date(i["effective_from"]), dict(i), str(i.get("source", source)))
+                for i in image.get("default_models") or ()
+            ]
+            if "default_model" in image:  # an override naming one model for all dates
+                self._default_image_models.append(_Entry(date.min, {"model": image["default_model"]}, source))
             self._image_models = {
                 name.lower(): _entries(raw, source) for name, raw in dict(image.get("models") or {}).items()
             }
@@ -97,6 +104,11 @@ class FeeBook:
         day = at_datetime(at).date()
         own, builtin = self._dated[name]
         return in_force(own, day) or in_force(builtin, day)
+
+    def default_image_model(self, at: int) -> Optional[str]:
+        """The image_generation tool's model when the request names none, as in force on ``at``."""
+        entry = in_force(self._default_image_models, at_datetime(at).date())
+        return str(entry.data["model"]) if entry is not None else None
 
     def image_entry(self, image_model: str, at: int) -> Optional[_Entry]:
         return in_force(self._image_models.get(image_model.lower(), []), at_datetime(at).date())
@@ -163,66 +175,21 @@ def file_search_fee(usage: model.ToolUsage, at: int, book: FeeBook) -> Optional[
     return Fee(KIND_FILE_SEARCH, usd, count, entry.effective_from, entry.source)
 
 
-def image_generation_fee(usage: model.ToolUsage, at: int, book: FeeBook) -> Optional[FeeOutcome]:
+def image_generation_fee(usage: model.ToolUsage, at: int, book: FeeBook,
+                         media: Optional[MediaBook] = None) -> Optional[FeeOutcome]:
+    """The tool's image tokens at the rates of its model (the default one in force on the response's
+    date when the request names none), each token kind at its own rate (``media.image_token_cost``)."""
     image = usage.image_gen
     if image is None or not (image.input_tokens or image.output_tokens):
         return None
-    image_model = usage.image_model or book.default_image_model
     tokens = image.input_tokens + image.output_tokens
-    priced = _image_genai_prices(image_model, image, at) or _image_own(image_model, image, at, book)
-    if priced is None:
-        return UnpricedFee(KIND_IMAGE_GENERATION, tokens, f"no price for image model {image_model!r}")
-    usd, effective, source = priced
-    return Fee(KIND_IMAGE_GENERATION, usd, tokens, effective, source)
-
-
-def _image_genai_prices(
-    image_model: str, image: model.ImageGenUsage, at: int
-) -> Optional[tuple[Decimal, Optional[date], str]]:
-    import genai_prices
-
-    text_cached = max(0, image.cached_tokens - image.cached_image_tokens)
-    try:
-        calc = genai_prices.calc_price(
-            genai_prices.Usage(
-                input_tokens=image.input_tokens,
-                input_image_tokens=image.input_image_tokens,
-                cache_read_tokens=image.cached_tokens,
-                cache_image_read_tokens=image.cached_image_tokens,
-                cache_text_read_tokens=text_cached,
-                output_tokens=image.output_tokens,
-            ),
-            model_ref=image_model,
-            provider_id="openai",
-            genai_request_timestamp=at_datetime(at),
-        )
-    except LookupError:
-        return None
-    except Exception:
-        logger.debug("genai-prices failed on %s", image_model, exc_info=True)
-        return None
-    version = getattr(genai_prices, "__version__", "?")
-    return Decimal(calc.total_price), None, f"genai-prices {version} (openai/{calc.model.id})"
-
-
-def _image_own(
-    image_model: str, image: model.ImageGenUsage, at: int, book: FeeBook
-) -> Optional[tuple[Decimal, Optional[date], str]]:
-    entry = book.image_entry(image_model, at)
-    if entry is None:
-        return None
-    rate = {k: _decimal(v) for k, v in entry.data.items() if k.endswith("_per_1m")}
-    cached_text = max(0, image.cached_tokens - image.cached_image_tokens)
-    text_in = max(0, image.input_tokens - image.input_image_tokens - cached_text)
-    image_in = max(0, image.input_image_tokens - image.cached_image_tokens)
-    usd = (
-        text_in * rate["text_input_per_1m"]
-        + image_in * rate["image_input_per_1m"]
-        + cached_text * rate.get("cached_text_input_per_1m", rate["text_input_per_1m"])
-        + image.cached_image_tokens * rate.get("cached_image_input_per_1m", rate["image_input_per_1m"])
-        + image.output_tokens * rate["output_per_1m"]
-    ) / MILLION
-    return usd, entry.effective_from, entry.source
+    image_model = usage.image_model or book.default_image_model(at)
+    if image_model is None:
+        return UnpricedFee(KIND_IMAGE_GENERATION, tokens, f"no default image model known on {at_datetime(at).date()}")
+    priced = image_token_cost(image_model, image, at, media or _MEDIA, book.image_entry)
+    if isinstance(priced, Unpriced):
+        return UnpricedFee(KIND_IMAGE_GENERATION, tokens, priced.reason)
+    return Fee(KIND_IMAGE_GENERATION, priced.total_usd, tokens, priced.effective_from, priced.source)
 
 
 def unknown_tool_fees(usage: model.ToolUsage, book: FeeBook) -> list[FeeOutcome]:

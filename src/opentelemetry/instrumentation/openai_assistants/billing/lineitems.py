@@ -16,6 +16,7 @@ class LineItems:
     parts: dict[str, str]
     model_prefixes: dict[str, str]
     contains: tuple[tuple[str, str], ...]
+    model_contains: tuple[tuple[str, str], ...] = ()  # a phrase in the model part: audio and video models
 
     def kind(self, line_item: Optional[str]) -> str:
         """The cost kind of a line item: by its part after ``"<model>, "``, else by a known phrase."""
@@ -24,6 +25,9 @@ class LineItems:
         if sep:
             for prefix, kind in self.model_prefixes.items():
                 if model.strip().startswith(prefix):
+                    return kind
+            for phrase, kind in self.model_contains:
+                if phrase in model:
                     return kind
             found = self.parts.get(part.strip().replace("_", " "))
             if found:
@@ -40,4 +44,5 @@ def load(path: Optional[str] = None) -> LineItems:
     text = Path(path).read_text() if path else packaged.read_text()
     data = json.loads(text)
     return LineItems(parts=dict(data["parts"]), model_prefixes=dict(data.get("model_prefixes", {})),
-                     contains=tuple((str(p), str(k)) for p, k in data.get("contains", [])))
+                     contains=tuple((str(p), str(k)) for p, k in data.get("contains", [])),
+                     model_contains=tuple((str(p), str(k)) for p, k in data.get("model_contains", [])))

@@ -22,6 +22,12 @@ COUNTED = {
     "code_interpreter_sessions": "num_sessions",
     "web_search_calls": "num_requests",
     "file_search_calls": "num_requests",
+    "images": "images",
+    "audio_speeches": "characters",
+    "audio_transcriptions": "seconds",
+    "embeddings": "input_tokens",
+    "moderations": "input_tokens",
+    "vector_stores": "usage_bytes",
 }
 TOKEN_FIELDS = (("input", "input_tokens"), ("cached_input", "input_cached_tokens"),
                 ("cache_write", "input_cache_write_tokens"), ("output", "output_tokens"))

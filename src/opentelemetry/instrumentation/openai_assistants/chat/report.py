@@ -67,7 +67,8 @@ class ChatReporter:
         status = "completed" if state.end_reason == "observed" else state.end_reason
         return Invocation(state.kind, state.provider, model, None, state.parent, root, status=status,
                           spans=self.makes_spans(state), project=project_of(state.client),
-                          server=server_labels(state.server_address, state.server_port))
+                          server=server_labels(state.server_address, state.server_port),
+                          token_operation=operation)
 
     def _tool(self, call: ToolCall, start: int, end: int, base: Attrs) -> SpanRecord:
         """A tool call the model requested: the app runs it after the response, so its span marks the

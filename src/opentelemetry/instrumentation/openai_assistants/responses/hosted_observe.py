@@ -237,6 +237,7 @@ def _image_gen(raw: Any) -> Optional[ImageGenUsage]:
         input_image_tokens=_int(get(details, "image_tokens")) or 0,
         cached_tokens=_int(get(raw, "cached_tokens")) or 0,
         cached_image_tokens=_int(get(cached, "cached_image_tokens")) or 0,
+        output_image_tokens=_int(get(get(raw, "output_tokens_details"), "image_tokens")),
     )
 
 
