@@ -14,7 +14,6 @@ import time
 import warnings
 from typing import Any, Callable, Optional
 
-import httpx2
 import openai
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
@@ -23,6 +22,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import StatusCode
+from sdk import http
 from spanutil import assert_tree_is_sound, attrs, children, named, one, shape
 from test_runs import start
 
@@ -134,7 +134,7 @@ SCENARIOS: dict[str, tuple[Scenario, Plan, Optional[type], int]] = {
                         openai.APITimeoutError, 1),
     "reset_retried": (_poll("text"), ((RUN, "reset", {"method": "GET"}),), None, 1),
     "reset_mid_stream": (_stream("code_interpreter"), ((RUNS, "reset", {"method": "POST", "after_events": 6}),),
-                         httpx2.ReadError, 1),
+                         http.ReadError, 1),
     "reset_mid_raw_stream": (_raw_stream("code_interpreter"),
                              ((RUNS, "reset", {"method": "POST", "after_events": 9}),), openai.APIConnectionError, 1),
     "handler_raises": (_stream("text", _boom), (), ValueError, 1),
