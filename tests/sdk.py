@@ -38,3 +38,9 @@ def field(obj: Any, *path: str) -> Any:
     for name in path:
         obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name)
     return obj
+
+
+#: What a stream cut mid-way raises: newer SDKs map the transport's error to ``openai.APIConnectionError``
+#: while reading a stream; older ones (all of 2.x) let the HTTP library's ``ReadError`` through.
+STREAM_RESET_ERROR: type[BaseException] = (
+    openai.APIConnectionError if hasattr(openai._streaming, "request_exceptions") else http.ReadError)
