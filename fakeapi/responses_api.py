@@ -37,6 +37,17 @@ ALLOWED = {
     "container.create": _keys(container_create_params.ContainerCreateParams),
     "container.file": _keys(file_create_params.FileCreateParams),
 }
+#: Parameters the API takes that older SDKs (openai 2.x) do not declare yet: their apps send them with
+#: ``extra_body``. The newest SDK declares every one (a test checks it).
+NEWER_PARAMS = {
+    "response.create": frozenset({"access_programs", "background_options", "image", "moderation",
+                                  "prompt_cache_options"}),
+    "response.compact": frozenset({"image", "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention",
+                                   "safety_identifier", "service_tier"}),
+    "response.input_tokens": frozenset({"personality"}),
+    "conversation.create": frozenset({"safety_identifier"}),
+    "container.create": frozenset({"network_policy", "skills"}),
+}
 #: Input item types that carry the result of a tool call: the script's ``then`` answers them.
 TOOL_RESULTS = frozenset(
     {"function_call_output", "mcp_approval_response", "computer_call_output", "shell_call_output",
@@ -45,7 +56,7 @@ TOOL_RESULTS = frozenset(
 
 
 def _check_fields(kind: str, body: Obj) -> None:
-    unknown = sorted(set(body) - ALLOWED[kind])
+    unknown = sorted(set(body) - ALLOWED[kind] - NEWER_PARAMS.get(kind, frozenset()))
     if unknown:
         raise BadRequest(f"Unrecognized request argument supplied: {unknown[0]}", unknown[0])
 

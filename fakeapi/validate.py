@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable, Dict, List, Optional, Type, get_args
 
-from openai.types.admin.organization import UsageCostsResponse
 from openai.types.beta import Assistant, AssistantDeleted, AssistantStreamEvent, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, MessageDeleted, Run
 from openai.types.beta.threads.runs import RunStep
@@ -22,6 +21,11 @@ from openai.types.responses import (
 )
 from openai.types.shared import ErrorObject
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+try:  # the admin resources (Costs and Usage pages) came with openai 2.34
+    from openai.types.admin.organization import UsageCostsResponse
+except ImportError:  # an older SDK has no model to check those pages against
+    UsageCostsResponse = None
 
 
 class Deleted(BaseModel):
@@ -52,8 +56,10 @@ OBJECT_MODELS: Dict[str, Type[BaseModel]] = {
     "container.deleted": Deleted,
     "container.file": FileRetrieveResponse,
     "container.file.deleted": Deleted,
-    "page": UsageCostsResponse,  # organization Costs and Usage pages: every endpoint shares the bucket union
 }
+if UsageCostsResponse is not None:
+    # organization Costs and Usage pages: every endpoint shares the bucket union
+    OBJECT_MODELS["page"] = UsageCostsResponse
 
 #: Top-level objects the real API always sends with every declared key (null when empty).
 _COMPLETE = {"assistant", "thread", "thread.message", "thread.run", "thread.run.step"}
@@ -61,6 +67,7 @@ _COMPLETE = {"assistant", "thread", "thread.message", "thread.run", "thread.run.
 _EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AssistantStreamEvent)
 _PAGE_KEYS = {"object", "data", "first_id", "last_id", "has_more"}
 _RESPONSE_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+_RESPONSE_EVENT_MODELS: Dict[str, Type[BaseModel]] = {}  # by event type, filled below
 #: Items listed by ``input_items.list`` and ``conversations.items.*`` (they carry no ``object`` key).
 _ITEM_ADAPTERS: List[TypeAdapter[Any]] = [TypeAdapter(ResponseItem), TypeAdapter(ConversationItem)]
 
@@ -100,12 +107,60 @@ class PayloadError(Exception):
     """A payload the SDK's models reject."""
 
 
+#: Keys the API sends that the models of older SDKs (openai 2.x) do not declare yet, by model
+#: (``module.Class``). Such an SDK keeps them as extras, so they are let through there; the newest SDK
+#: declares every one of them (a test checks it), so there they are validated as usual.
+NEWER_KEYS: Dict[str, frozenset[str]] = {
+    "openai.types.responses.response.Response": frozenset({"tool_usage"}),
+    "openai.types.responses.response_usage.InputTokensDetails": frozenset(
+        {"cache_write_tokens", "cache_write_tokens_details"}),
+    "openai.types.responses.response_output_item.ImageGenerationCall": frozenset({"revised_prompt"}),
+    "openai.types.responses.response_item.ImageGenerationCall": frozenset({"revised_prompt"}),
+    "openai.types.conversations.conversation_item.ImageGenerationCall": frozenset({"revised_prompt"}),
+}
+
+#: Keys the models of older SDKs require but the API no longer sends (the newest SDK dropped them), by
+#: event type, with a stand-in value: given to such a model only, which would otherwise reject the event.
+DROPPED_KEYS: Dict[str, Dict[str, Any]] = {
+    "response.function_call_arguments.done": {"name": ""},
+}
+
+
+def _event_models(union: Any) -> Dict[str, Type[BaseModel]]:
+    found: Dict[str, Type[BaseModel]] = {}
+    for member in get_args(union):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            found.update(dict.fromkeys(get_args(member.model_fields["type"].annotation), member))
+        else:
+            found.update(_event_models(member))
+    return found
+
+
+def _with_dropped_keys(data: Dict[str, Any]) -> Dict[str, Any]:
+    """An event with the stand-ins of keys this SDK's model still requires (``DROPPED_KEYS``)."""
+    model = _RESPONSE_EVENT_MODELS.get(data.get("type"))  # type: ignore[arg-type]
+    dropped = DROPPED_KEYS.get(data.get("type"), {})  # type: ignore[arg-type]
+    missing = {key: value for key, value in dropped.items()
+               if model is not None and key not in data and key in model.model_fields
+               and model.model_fields[key].is_required()}
+    return {**data, **missing} if missing else data
+
+
+_RESPONSE_EVENT_MODELS.update(_event_models(ResponseStreamEvent))
+
+
+def _newer_keys(model: type) -> frozenset[str]:
+    return NEWER_KEYS.get(f"{model.__module__}.{model.__qualname__}", frozenset())
+
+
 def _extras(value: Any, path: str) -> List[str]:
     """Keys the models do not declare (the SDK's models allow extras, the real API sends none)."""
     found: List[str] = []
     if isinstance(value, BaseModel):
+        newer = _newer_keys(type(value))
         for key in value.model_extra or {}:
-            found.append(f"{path}.{key}")
+            if key not in newer:
+                found.append(f"{path}.{key}")
         for name in type(value).model_fields:
             found.extend(_extras(getattr(value, name), f"{path}.{name}"))
     elif isinstance(value, (list, tuple)):
@@ -192,6 +247,7 @@ def check_response_event(event: str, data: Any) -> None:
     if isinstance(data.get("response"), dict):
         check_object(data["response"], f"{where}.response")
         data = {**data, "response": _without_unknown_items(data["response"])}
+    data = _with_dropped_keys(data)
     try:
         parsed = _RESPONSE_EVENT_ADAPTER.validate_python(data, strict=True)
     except ValidationError as exc:

@@ -23,6 +23,9 @@ from opentelemetry.instrumentation.openai_assistants.billing.lineitems import lo
 from opentelemetry.instrumentation.openai_assistants.billing.metrics import BillingInstruments
 from opentelemetry.instrumentation.openai_assistants.billing.reader import Reader
 
+pytestmark = pytest.mark.openai_min("2.34", "the billing exporter reads the Costs and Usage API through "
+                                             "the SDK's admin resources (openai 2.34)")
+
 MODULE = "opentelemetry.instrumentation.openai_assistants.billing"
 
 

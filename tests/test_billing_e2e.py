@@ -30,6 +30,9 @@ from tests.stack.harness import Prometheus, free_port, require_binary, running, 
 from tests.stack.promql import BILLING_RULES_FILE, dashboard_targets, load_dashboard, metric_names
 from tests.test_stack_e2e import BILLING_NAMES, Webhook, _alertmanager_config, _webhook_server
 
+pytestmark = pytest.mark.openai_min("2.34", "the billing exporter reads the Costs and Usage API through "
+                                             "the SDK's admin resources (openai 2.34)")
+
 ALERT = "OpenAIBilledSpendMismatch"
 KINDS = {"input_tokens", "output_tokens", "code_interpreter_session"}
 ENDPOINTS = 11  # costs, completions, code_interpreter_sessions, web_search_calls, file_search_calls, images,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, List, Optional
 
-import httpx2
 import openai
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
+from sdk import http
 
 from fakeapi import Code, Fail, FakeAssistantsAPI, Function, Say, Script, Tools
 from fakeapi.pytest_plugin import make_client
@@ -344,8 +344,9 @@ async def test_reset_mid_stream_raises(client: Any, fake_api: FakeAssistantsAPI,
     manager = client.beta.threads.runs.stream(
         thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
     )
-    # The stream helpers re-raise the transport error itself (httpx2), not openai.APIConnectionError.
-    with pytest.raises((openai.APIConnectionError, httpx2.RequestError)):
+    # The stream helpers re-raise the transport error itself (httpx2; httpx in openai 2.x), not
+    # openai.APIConnectionError.
+    with pytest.raises((openai.APIConnectionError, http.RequestError)):
         await consume(manager)
     assert handler.names == [
         "thread.run.created",

@@ -14,7 +14,6 @@ import time
 import warnings
 from typing import Any, Callable, Optional
 
-import httpx2
 import openai
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
@@ -23,6 +22,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import StatusCode
+from sdk import STREAM_RESET_ERROR, http
 from spanutil import assert_tree_is_sound, attrs, children, named, one, shape
 from test_runs import start
 
@@ -134,9 +134,9 @@ SCENARIOS: dict[str, tuple[Scenario, Plan, Optional[type], int]] = {
                         openai.APITimeoutError, 1),
     "reset_retried": (_poll("text"), ((RUN, "reset", {"method": "GET"}),), None, 1),
     "reset_mid_stream": (_stream("code_interpreter"), ((RUNS, "reset", {"method": "POST", "after_events": 6}),),
-                         httpx2.ReadError, 1),
+                         http.ReadError, 1),
     "reset_mid_raw_stream": (_raw_stream("code_interpreter"),
-                             ((RUNS, "reset", {"method": "POST", "after_events": 9}),), openai.APIConnectionError, 1),
+                             ((RUNS, "reset", {"method": "POST", "after_events": 9}),), STREAM_RESET_ERROR, 1),
     "handler_raises": (_stream("text", _boom), (), ValueError, 1),
     "status_paused_polled": (_poll("text"), ((RUN, "status_paused", {"method": "GET", "count": 3}),), None, 1),
     "status_paused_streamed": (_stream("code_interpreter"), ((RUNS, "status_paused", {"count": None}),), None, 1),
@@ -191,10 +191,10 @@ SCENARIOS.update({
                                         None, 1),
     "responses_reset_mid_stream": (_respond("every_tool", "stream"),
                                    ((RESPONSES, "reset", {"method": "POST", "after_events": 6}),),
-                                   openai.APIConnectionError, 1),
+                                   STREAM_RESET_ERROR, 1),
     "responses_reset_mid_raw_stream": (_respond("every_tool", "raw_stream"),
                                        ((RESPONSES, "reset", {"method": "POST", "after_events": 9}),),
-                                       openai.APIConnectionError, 1),
+                                       STREAM_RESET_ERROR, 1),
 })
 for _kind in ("usage_null", "missing_optional", "status_paused"):
     for _how in ("returned", "polled", "raw_stream"):

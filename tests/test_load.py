@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx2
 import openai
+from sdk import http as sdk_http
 from spanutil import assert_tree_is_sound, attrs, children, named
 
 from fakeapi import BUILTIN_SCRIPTS, Say
@@ -63,7 +63,7 @@ def test_500_concurrent_async_runs(fake_api: Any, otel: Any, caplog: Any) -> Non
     async def app() -> list[tuple[str, bool]]:
         # All 500 runs are live at once; HTTP requests queue on a pool of 32 connections, which keeps
         # the in-process fake API (a thread per connection) from thrashing.
-        http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_connections=32))
+        http = openai.DefaultAsyncHttpxClient(limits=sdk_http.Limits(max_connections=32))
         client = openai.AsyncOpenAI(base_url=fake_api.base_url, api_key="sk-test", max_retries=5,
                                     http_client=http)
         assistant = await client.beta.assistants.create(model="gpt-4o-mini", name="Helper",
@@ -97,7 +97,7 @@ def test_300_concurrent_async_responses(fake_api: Any, otel: Any, caplog: Any) -
     tracer = otel.tracer_provider.get_tracer("app")
 
     async def app() -> list[tuple[str, str, int]]:
-        http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_connections=32))
+        http = openai.DefaultAsyncHttpxClient(limits=sdk_http.Limits(max_connections=32))
         client = openai.AsyncOpenAI(base_url=fake_api.base_url, api_key="sk-test", max_retries=5, http_client=http)
 
         async def one(i: int) -> tuple[str, str, int]:

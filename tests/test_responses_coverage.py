@@ -74,7 +74,7 @@ def sdk_methods(client: Any) -> set[str]:
 
 
 def test_every_sdk_method_is_listed(api: Any) -> None:
-    assert sdk_methods(api.client) == set(CALLS) | NOT_OVER_HTTP
+    assert set(CALLS) <= sdk_methods(api.client) <= set(CALLS) | NOT_OVER_HTTP  # connect: not in openai 2.20
 
 
 def wrapped(client: Any, wrapper: str) -> list[str]:

@@ -1,10 +1,13 @@
-"""OpenTelemetry instrumentation for the OpenAI Assistants and Responses APIs.
+"""OpenTelemetry instrumentation that measures an app's OpenAI spend: spans, tokens and exact dollars.
 
 Usage::
 
-    from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
+    from opentelemetry.instrumentation.openai_assistants import OpenAISpendInstrumentor
 
-    AssistantsInstrumentor().instrument()
+    OpenAISpendInstrumentor().instrument()
+
+``AssistantsInstrumentor`` is the same class under its first name (the package began with the
+Assistants API); both names give the one instrumentor. It works with openai 2.x (from 2.20) and 3.x.
 
 Every run the app creates becomes an ``invoke_agent`` span with a ``chat`` child per run step and
 an ``execute_tool`` child per tool call; every response a ``chat`` span with an ``execute_tool``
@@ -52,7 +55,7 @@ from .stores import session_store
 from .telemetry import Telemetry
 from .version import __version__
 
-__all__ = ["AssistantsInstrumentor"]
+__all__ = ["AssistantsInstrumentor", "OpenAISpendInstrumentor"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +88,14 @@ def _missing_hook_points() -> list[str]:
     return missing
 
 
-class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Traces and meters the Assistants and Responses APIs of the ``openai`` SDK (sync and async).
+def _streams_carry_options() -> bool:
+    """Whether this SDK's streams keep their request options (openai >= 2.22; older ones do not)."""
+    stream = _hook_owner("openai._streaming", "Stream")
+    return stream is not None and (hasattr(stream, "_options") or "_options" in getattr(stream, "__annotations__", {}))
+
+
+class OpenAISpendInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Traces and meters the spend of an app's ``openai`` SDK calls (sync and async, openai 2.x and 3.x).
 
     Options (besides those of ``config.Settings``): ``assistants=False`` or ``responses=False`` leave
     that API untraced; ``responses_spans=False`` keeps Responses money and metrics but makes no spans.
@@ -142,7 +151,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         factories = {
             "sync_request": hooks.sync_request(registry),
             "async_request": hooks.async_request(registry),
-            "parse": hooks.parse(registry),
+            "parse": hooks.parse(registry, _streams_carry_options()),
             "sync_stream": hooks.stream(registry, is_async=False),
             "async_stream": hooks.stream(registry, is_async=True),
         }
@@ -198,3 +207,7 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._background.shutdown(timeout_s)
         if self._fetcher is not None:
             self._fetcher.close()
+
+
+#: The first name of ``OpenAISpendInstrumentor``: the very same class, so the singleton and the entry point stay one.
+AssistantsInstrumentor = OpenAISpendInstrumentor

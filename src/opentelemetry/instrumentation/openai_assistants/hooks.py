@@ -24,6 +24,9 @@ from .frontends import Call, FrontEnd, Registry, StreamWatcher
 logger = logging.getLogger(__name__)
 
 _current: ContextVar[Optional[Call]] = ContextVar("openai_assistants_call", default=None)
+# The response being parsed: openai before 2.22 builds its streams in ``_parse`` without the request
+# options, so a stream opened there takes them from the response that builds it.
+_parsing: ContextVar[Any] = ContextVar("openai_assistants_parsing", default=None)
 
 
 def _safe(what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -43,6 +46,9 @@ def _call_from_options(registry: Registry, client: Any, options: Any) -> Optiona
     if front_end is None or not front_end.enabled:
         return None
     body = getattr(options, "json_data", None)
+    extra = getattr(options, "extra_json", None)  # extra_body=: how an SDK lacking a parameter sends it
+    if isinstance(extra, dict) and extra:
+        body = {**body, **extra} if isinstance(body, dict) else dict(extra)
     return Call(
         method=str(getattr(options, "method", "get")).lower(),
         path=path,
@@ -134,6 +140,8 @@ def async_request(registry: Registry) -> Callable[..., Any]:
 def _call_for(registry: Registry, response: Any) -> Optional[Call]:
     """The call a response belongs to: the one in flight, else rebuilt for a body parsed later."""
     options = getattr(response, "_options", None)
+    if options is None:
+        options = getattr(_parsing.get(), "_options", None)
     current = _current.get()
     if current is not None and options is not None and current.path == str(options.url).lstrip("/"):
         return current
@@ -148,14 +156,24 @@ def _observe_parsed(registry: Registry, response: Any, parsed: Any) -> None:
         _front_end(call).observe(call, parsed)
 
 
-def parse(registry: Registry) -> Callable[..., Any]:
+def parse(registry: Registry, streams_carry_options: bool = True) -> Callable[..., Any]:
+    """``streams_carry_options=False`` (SDKs whose streams lack ``_options``): the response being parsed
+    is made current, for the stream hook to find the request options of a stream built by ``_parse``."""
+
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         parsed = wrapped(*args, **kwargs)
         if _active(registry):
             _safe("observing a response", _observe_parsed, registry, instance, parsed)
         return parsed
 
-    return wrapper
+    def wrapper_lending_options(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        token = _parsing.set(instance)
+        try:
+            return wrapper(wrapped, instance, args, kwargs)
+        finally:
+            _parsing.reset(token)
+
+    return wrapper if streams_carry_options else wrapper_lending_options
 
 
 # --- Stream.__stream__: every event the app reads -----------------------------------------------

@@ -1,2 +1,2 @@
-_instruments = ("openai >= 3.50, < 4",)
+_instruments = ("openai >= 2.20, < 4",)
 _supports_metrics = True
