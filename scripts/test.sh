@@ -32,7 +32,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "== installing Python packages"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -e ".[test]"
+"$VENV/bin/python" -m pip install -q -e ".[test,docs]"
+# The fake OpenAI API is a distribution of its own: installed as a user installs it, its pytest plugin
+# loads through its entry point.
+"$VENV/bin/python" -m pip install -q -e ./openai-fake-api
 
 # tiktoken's encodings: TIKTOKEN_CACHE_DIR, else ../shared/tiktoken-cache, else tiktoken's download;
 # when none works, the helper says exactly what to do and the tests do not start.
@@ -42,8 +45,10 @@ fi
 export TIKTOKEN_CACHE_DIR="$cache"
 
 echo "== ruff"
-"$VENV/bin/ruff" check src tests fakeapi examples benchmarks scripts
+"$VENV/bin/ruff" check src tests openai-fake-api examples benchmarks scripts docs/hooks
 echo "== mypy"
 "$VENV/bin/mypy"
+echo "== mkdocs"
+"$VENV/bin/mkdocs" build --strict --quiet --site-dir "$(mktemp -d)"
 echo "== pytest"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
