@@ -22,7 +22,12 @@ def meter_provider() -> Any:
 
 
 def _reader() -> Any:
-    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp").strip() == "prometheus":
+    exporter = os.environ.get("OTEL_METRICS_EXPORTER", "otlp").strip()
+    if exporter == "console":  # to try it offline, against the fake API's admin endpoints
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+
+        return PeriodicExportingMetricReader(ConsoleMetricExporter())
+    if exporter == "prometheus":
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import start_http_server
 
