@@ -16,7 +16,6 @@ import pytest
 from openai_fake_api.__main__ import parse_fault
 from openai_fake_api.script_file import ScriptError, load_scripts
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
     "weather": [{"function": "get_weather", "arguments": "{\"city\": \"Paris\"}", "usage": [80, 12]},
                 {"say": "It is sunny in Paris.", "usage": [120, 9]}],
@@ -25,8 +24,8 @@ SCRIPTS = {
 
 
 def _env() -> dict[str, str]:
-    """The user's environment: the checkout on PYTHONPATH, as the README says."""
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+    """The user's environment: the fake installed (``pip install ./openai-fake-api``), no checkout on the path."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture
