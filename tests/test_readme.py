@@ -191,7 +191,7 @@ def test_self_check_prints_what_the_installation_would_do(tmp_path: Path) -> Non
     assert re.search(r"openai SDK: 3\.\d+\.\d+; all \d+ hook points present", out)
     assert re.search(r"prices: shipped data dated up to \d{4}-\d\d-\d\d; model token prices from genai-prices \d",
                      out)
-    assert "spans: otlp over http/protobuf to http://collector:4318" in out
+    assert "spans: otlp over http/protobuf to http://collector:4318/v1/traces" in out
     assert "metrics: nowhere (none)" in out
     assert f"tiktoken: looked in {tmp_path} (TIKTOKEN_CACHE_DIR); found: none" in out
     assert "missing o200k_base, cl100k_base" in out

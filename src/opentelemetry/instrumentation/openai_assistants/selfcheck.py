@@ -61,9 +61,12 @@ def _signal_destination(signal: str, env: Mapping[str, str]) -> str:
         return exporters
     protocol = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL") or env.get(
         "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    endpoint = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    path = "" if protocol == "grpc" else f"/v1/{signal}"  # over HTTP the SDK adds the signal's path
+    own = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+    common = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     default = "http://localhost:4317" if protocol == "grpc" else "http://localhost:4318"
-    shown = endpoint or f"{default} (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)"
+    shown = own or (common.rstrip("/") + path if common else
+                    f"{default}{path} (the default: no OTEL_EXPORTER_OTLP_ENDPOINT)")
     return f"{exporters} over {protocol} to {shown}"
 
 
