@@ -1,8 +1,8 @@
 """Overhead of the instrumentation on the app's calls, against the uninstrumented SDK and against peers.
 
 The real ``openai`` SDK talks to an in-process ``httpx2`` transport (no sockets) that replays Assistants
-and Responses JSON and SSE recorded from the fake API's own logic (``fakeapi.api``,
-``fakeapi.responses_api``), so the numbers are the cost of the
+and Responses JSON and SSE recorded from the fake API's own logic (``openai_fake_api.api``,
+``openai_fake_api.responses_api``), so the numbers are the cost of the
 SDK plus the instrumentation, not of a server. Instrumented and uninstrumented blocks alternate
 (ABBA...), toggled with ``instrument()``/``uninstrument()``, and each pair of adjacent blocks gives one
 ratio; the table shows the median and the 10th-90th percentiles of those ratios.
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # fakeapi
+sys.path[:0] = [str(REPO), str(REPO / "openai-fake-api")]  # the fake API, in the peers' virtualenvs too
 _CACHE = REPO.parent / "shared" / "tiktoken-cache"
 if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_CACHE)
@@ -51,15 +51,15 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
 
-from fakeapi.api import Api, Reply, StreamReply  # noqa: E402
-from fakeapi.chat_api import ChatApi  # noqa: E402
-from fakeapi.chat_scripts import ChatScript, ChatUsage  # noqa: E402
-from fakeapi.clock import FakeClock  # noqa: E402
-from fakeapi.responses_api import ResponsesApi  # noqa: E402
-from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage  # noqa: E402
-from fakeapi.scripts import Code, Say, Script  # noqa: E402
-from fakeapi.state import World  # noqa: E402
-from fakeapi.validate import check_event, check_object  # noqa: E402
+from openai_fake_api.api import Api, Reply, StreamReply  # noqa: E402
+from openai_fake_api.chat_api import ChatApi  # noqa: E402
+from openai_fake_api.chat_scripts import ChatScript, ChatUsage  # noqa: E402
+from openai_fake_api.clock import FakeClock  # noqa: E402
+from openai_fake_api.responses_api import ResponsesApi  # noqa: E402
+from openai_fake_api.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage  # noqa: E402
+from openai_fake_api.scripts import Code, Say, Script  # noqa: E402
+from openai_fake_api.state import World  # noqa: E402
+from openai_fake_api.validate import check_event, check_object  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants API is deprecated
 

@@ -25,12 +25,11 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
 
-from scripts.tiktoken_cache import resolve  # noqa: E402
+from scripts.tiktoken_cache import default_dir, resolve  # noqa: E402
 
-if "TIKTOKEN_CACHE_DIR" not in os.environ:  # the checkout's shared cache, when there is one
-    _found, _ = resolve(allow_download=False)
-    if _found:
-        os.environ["TIKTOKEN_CACHE_DIR"] = _found
+_found, TIKTOKEN_LOOKED_IN = resolve(allow_download=False)  # TIKTOKEN_CACHE_DIR, then the checkout's shared cache
+if "TIKTOKEN_CACHE_DIR" not in os.environ and _found:
+    os.environ["TIKTOKEN_CACHE_DIR"] = _found
 
 from demo_report import UNPRICED_ON_PURPOSE, leaf_spend, responses_in, runs_of, span_tree, summary  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
@@ -41,7 +40,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from responses_workload import register_response_scripts, responses_summary, run_responses_workload  # noqa: E402
 from workload import register_scripts, run_runaway, run_workload  # noqa: E402
 
-from fakeapi import FakeAssistantsAPI  # noqa: E402
+from openai_fake_api import FakeAssistantsAPI  # noqa: E402
 from opentelemetry import metrics, trace  # noqa: E402
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor  # noqa: E402
 
@@ -150,6 +149,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="with --steady: stop after this long")
     parser.add_argument("--prometheus-port", type=int, metavar="PORT",
                         help="also serve the metrics at http://127.0.0.1:PORT/metrics for Prometheus")
+    parser.add_argument("--fake-port", type=int, default=0, metavar="PORT",
+                        help="serve the fake API on this port (default: a free one), e.g. for the billing "
+                             "exporter to read its admin usage and costs endpoints")
     return parser.parse_args()
 
 
@@ -160,7 +162,7 @@ def main() -> None:
     # Steady: also estimate runs with reported usage, so that the dashboard's estimate-error panel has data.
     options = {"estimate_sample_rate": 1.0} if args.steady else {}
     tracer_provider, meter_provider = _providers(exporter, reader, args.prometheus_port, **options)
-    with FakeAssistantsAPI() as server:
+    with FakeAssistantsAPI(port=args.fake_port) as server:
         register_scripts(server)
         register_response_scripts(server)
         if args.steady:
@@ -171,7 +173,9 @@ def main() -> None:
         AssistantsInstrumentor().force_flush()
     if not args.steady:
         spans = list(exporter.get_finished_spans())
-        print("\n".join(span_tree(spans) if args.tree else [*summary(spans), "", *responses_summary(spans)]))
+        looked = [*TIKTOKEN_LOOKED_IN, *([] if "TIKTOKEN_CACHE_DIR" in os.environ else [default_dir()])]
+        print("\n".join(span_tree(spans) if args.tree
+                        else [*summary(spans, looked), "", *responses_summary(spans)]))
     for provider in (tracer_provider, meter_provider):
         getattr(provider, "force_flush", lambda: None)()
 

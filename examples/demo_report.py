@@ -11,8 +11,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 #: The workload's deliberately unpriced model, explained in the summary rather than warned about.
 UNPRICED_ON_PURPOSE = "acme-llm-7"
-LEAF_COSTS = ("openai_cost.input_tokens_usd", "openai_cost.output_tokens_usd",
-              "openai_cost.code_interpreter_session_usd")
 DEGRADED_MARK = "~"
 
 
@@ -35,11 +33,16 @@ def run_cost(span: ReadableSpan) -> float:
     return float(cost) if isinstance(cost, (int, float)) else 0.0
 
 
+def leaf_costs(span: ReadableSpan) -> list[float]:
+    """One span's leaf costs (``openai_cost.*_usd``, not roll-ups): tokens, sessions, containers, fees."""
+    return [float(value) for key, value in (span.attributes or {}).items()
+            if key.startswith("openai_cost.") and key.endswith("_usd") and ".rollup." not in key
+            and isinstance(value, (int, float))]
+
+
 def leaf_spend(spans: Iterable[ReadableSpan]) -> float:
-    """Every span's leaf costs (``openai_cost.*_usd``, not roll-ups): each dollar once, whatever the API."""
-    return sum(float(value) for span in spans for key, value in (span.attributes or {}).items()
-               if key.startswith("openai_cost.") and key.endswith("_usd") and ".rollup." not in key
-               and isinstance(value, (int, float)))
+    """Every span's leaf costs: each dollar once, whatever the API."""
+    return sum(sum(leaf_costs(span)) for span in spans)
 
 
 def _source(a: Mapping[str, Any]) -> str:
@@ -47,7 +50,7 @@ def _source(a: Mapping[str, Any]) -> str:
     return source + DEGRADED_MARK if a.get("openai_cost.usage.degraded") else source
 
 
-def summary(spans: list[ReadableSpan]) -> list[str]:
+def summary(spans: list[ReadableSpan], looked_in: Iterable[str] = ()) -> list[str]:
     """A line per run: tokens (reported or estimated) and cost by kind; then the total and the notes."""
     runs = runs_of(spans)
     lines = [f"{'assistant':<16} {'status':<10} {'steps':>5} {'tokens in/out':>14} {'source':<10} "
@@ -64,15 +67,17 @@ def summary(spans: list[ReadableSpan]) -> list[str]:
             f"{_usd(a.get('openai_cost.rollup.total_usd'))}"
         )
     lines.append(f"{len(runs)} runs, {len(spans)} spans, total spend ${sum(map(run_cost, runs)):.6f}")
-    return lines + notes(runs)
+    return lines + notes(runs, looked_in)
 
 
-def notes(runs: list[ReadableSpan]) -> list[str]:
+def notes(runs: list[ReadableSpan], looked_in: Iterable[str] = ()) -> list[str]:
     """One line for each thing in the table that needs a word: approximate estimates, unpriced models."""
     lines: list[str] = []
     if any((r.attributes or {}).get("openai_cost.usage.degraded") for r in runs):
-        lines.append(f"{DEGRADED_MARK} estimated without a tokenizer (no tiktoken encoding could be loaded): "
-                     "tokens approximated from text length; set TIKTOKEN_CACHE_DIR for exact counts")
+        places = ", ".join(looked_in) or "tiktoken's cache"
+        lines.append(f"{DEGRADED_MARK} estimated without a tokenizer (no tiktoken encoding in {places}): tokens "
+                     "approximated from text length; for exact counts set TIKTOKEN_CACHE_DIR to a directory "
+                     "holding o200k_base and cl100k_base (python scripts/tiktoken_cache.py fills one)")
     unpriced: dict[tuple[str, str], str] = {}
     for run in runs:
         a = run.attributes or {}
@@ -95,9 +100,10 @@ def _span_figures(span: ReadableSpan) -> str:
     if "gen_ai.usage.input_tokens" in a or "gen_ai.usage.output_tokens" in a:
         parts.append(f"{a.get('gen_ai.usage.input_tokens', '-')}/{a.get('gen_ai.usage.output_tokens', '-')} tokens")
     if "openai_cost.rollup.total_usd" in a:
-        parts.append(f"${float(a['openai_cost.rollup.total_usd']):.6f} (run total)")  # type: ignore[arg-type]
+        whole = "response" if a.get("openai.api.type") == "responses" else "run"
+        parts.append(f"${float(a['openai_cost.rollup.total_usd']):.6f} ({whole} total)")  # type: ignore[arg-type]
     else:
-        leaves = [float(a[k]) for k in LEAF_COSTS if isinstance(a.get(k), (int, float))]  # type: ignore[arg-type]
+        leaves = leaf_costs(span)
         if leaves:
             parts.append(f"${sum(leaves):.6f}")
     if a.get("openai_cost.unpriced_reason"):

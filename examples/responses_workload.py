@@ -1,7 +1,7 @@
 """A scripted Responses API workload: what a small app does after moving off the Assistants API.
 
 Used by the demo and the end-to-end metric tests next to ``workload.py``. Each response's behaviour
-on the local fake API comes from its ``script`` metadata key (``fakeapi/responses_scripts.py``).
+on the local fake API comes from its ``script`` metadata key (``openai_fake_api/responses_scripts.py``).
 It covers a background response with web search polled to the end, a streamed response running
 code in a container the app created, a function-call loop, file search in a conversation, an auto
 container opened without a call, a model with no known price, an async stream, a stream the app
@@ -115,7 +115,7 @@ async def _async_responses(base_url: str) -> None:
 
 def register_response_scripts(server: Any) -> None:
     """Scripts of the workload that the fake API does not have built in."""
-    from fakeapi.responses_scripts import ResponseScript, Text, Usage
+    from openai_fake_api.responses_scripts import ResponseScript, Text, Usage
 
     server.response_scripts["idle_container"] = ResponseScript(
         [Text("You're welcome.")], usage=Usage(input=400, output=8), open_container=True,

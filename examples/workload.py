@@ -112,7 +112,7 @@ def run_runaway(base_url: str, runs: int) -> None:
 
 def register_scripts(server: Any) -> None:
     """Scripts of the workload that the fake API does not have built in."""
-    from fakeapi import BUILTIN_SCRIPTS, Say, Script
+    from openai_fake_api import BUILTIN_SCRIPTS, Say, Script
 
     server.scripts["seed_no_usage"] = Script(list(BUILTIN_SCRIPTS["seed"].steps), report_usage=False)
     # 120,000 prompt tokens a run: about 0.34 USD on gpt-4o.

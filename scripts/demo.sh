@@ -12,10 +12,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "== creating $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c "import opentelemetry.instrumentation.openai_assistants, fakeapi, openai" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import opentelemetry.instrumentation.openai_assistants, openai_fake_api, openai" 2>/dev/null; then
   echo "== installing Python packages" >&2
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  "$VENV/bin/python" -m pip install -q -e ".[test]" -e ./openai-fake-api
 fi
 # tiktoken's encodings from TIKTOKEN_CACHE_DIR or ../shared/tiktoken-cache; without them the
 # instrumentor tries tiktoken's download itself, and the summary says when estimates were approximate.

@@ -42,10 +42,13 @@ install() {  # install VENV EXTRAS [PINS...]
   echo "== installing Python packages in $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -e ".[$extras]" "$@"
+  # The fake OpenAI API is a distribution of its own: installed as a user installs it, its pytest plugin
+  # loads through its entry point.
+  "$venv/bin/python" -m pip install -q -e ./openai-fake-api
 }
 for major in $OPENAI_MAJORS; do
   case $major in
-    3) install "$VENV" test,frameworks,peers ;;
+    3) install "$VENV" test,frameworks,peers,docs ;;
     2) install "$VENV_OPENAI2" test,frameworks-openai2 "openai==$OPENAI2" ;;
     *) echo "OPENAI_MAJORS: 2 and/or 3, not $major" >&2; exit 2 ;;
   esac
@@ -61,9 +64,13 @@ fi
 export TIKTOKEN_CACHE_DIR="$cache"
 
 echo "== ruff"
-"$LINT_VENV/bin/ruff" check src tests fakeapi examples benchmarks scripts
+"$LINT_VENV/bin/ruff" check src tests openai-fake-api examples benchmarks scripts docs/hooks
 echo "== mypy"
 "$LINT_VENV/bin/mypy"
+if [ -x "$LINT_VENV/bin/mkdocs" ]; then
+  echo "== mkdocs"
+  NO_MKDOCS_2_WARNING=1 "$LINT_VENV/bin/mkdocs" build --strict --quiet --site-dir "$(mktemp -d)"
+fi
 status=0
 for major in $OPENAI_MAJORS; do
   venv=$VENV

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from scripts import tiktoken_cache
 
-pytest_plugins = ["fakeapi.pytest_plugin", "redis_server"]
+pytest_plugins = ["redis_server"]  # the fake API's fixtures come from its installed pytest11 entry point
 
 
 

@@ -14,8 +14,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from examples.workload import register_scripts, run_workload
-from fakeapi import FakeAssistantsAPI
-from fakeapi.billing import DAY_S, Unseen
+from openai_fake_api import FakeAssistantsAPI
+from openai_fake_api.billing import DAY_S, Unseen
 from opentelemetry.instrumentation.openai_assistants import semconv as sc
 from opentelemetry.instrumentation.openai_assistants.billing.exporter import Exporter, KeyRefused
 from opentelemetry.instrumentation.openai_assistants.billing.ledger import Ledger

@@ -24,7 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
 from examples.workload import register_scripts, run_workload
-from fakeapi import BUILTIN_SCRIPTS, FakeAssistantsAPI, Script
+from openai_fake_api import BUILTIN_SCRIPTS, FakeAssistantsAPI, Script
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from tests.stack.harness import Prometheus, free_port, require_binary, running, wait_for
 from tests.stack.promql import BILLING_RULES_FILE, dashboard_targets, load_dashboard, metric_names

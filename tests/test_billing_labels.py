@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakeapi import Code, FileSearch, Say
+from openai_fake_api import Code, FileSearch, Say
 from tests.test_money import run_script
 
 PROJECT = "proj_billing_a"

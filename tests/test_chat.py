@@ -11,7 +11,7 @@ import pytest
 from chat_helpers import HAND, MODEL, PRICES, chat_cost, drain, points, spend, tokens, usd
 from spanutil import assert_tree_is_sound, attrs, children, named, one
 
-from fakeapi.chat_scripts import ChatScript, ChatUsage
+from openai_fake_api.chat_scripts import ChatScript, ChatUsage
 
 HELLO = [{"role": "user", "content": "Hello there, how are you today?"}]
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]

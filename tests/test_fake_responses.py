@@ -11,9 +11,9 @@ import pytest
 from sdk import STREAM_RESET_ERROR, field
 from test_fakeapi import call, collect
 
-from fakeapi import FakeAssistantsAPI
-from fakeapi.pytest_plugin import make_client
-from fakeapi.responses_scripts import (
+from openai_fake_api import FakeAssistantsAPI
+from openai_fake_api.pytest_plugin import make_client
+from openai_fake_api.responses_scripts import (
     BUILTIN_RESPONSE_SCRIPTS,
     CodeCall,
     ResponseScript,

@@ -10,8 +10,8 @@ import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from sdk import http
 
-from fakeapi import Code, Fail, FakeAssistantsAPI, Function, Say, Script, Tools
-from fakeapi.pytest_plugin import make_client
+from openai_fake_api import Code, Fail, FakeAssistantsAPI, Function, Say, Script, Tools
+from openai_fake_api.pytest_plugin import make_client
 
 
 @pytest.fixture(params=["sync", "async"])

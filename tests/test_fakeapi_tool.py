@@ -1,4 +1,4 @@
-"""The fake API as a tool for users: ``python -m fakeapi`` with its options, run from a directory outside
+"""The fake API as a tool for users: ``python -m openai_fake_api`` with its options, run from a directory outside
 the checkout (the pytest plugin in a project of one's own: ``test_readme.py``)."""
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from pathlib import Path
 import openai
 import pytest
 
-from fakeapi.__main__ import parse_fault
-from fakeapi.script_file import ScriptError, load_scripts
+from openai_fake_api.__main__ import parse_fault
+from openai_fake_api.script_file import ScriptError, load_scripts
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
     "weather": [{"function": "get_weather", "arguments": "{\"city\": \"Paris\"}", "usage": [80, 12]},
                 {"say": "It is sunny in Paris.", "usage": [120, 9]}],
@@ -25,15 +24,15 @@ SCRIPTS = {
 
 
 def _env() -> dict[str, str]:
-    """The user's environment: the checkout on PYTHONPATH, as the README says."""
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+    """The user's environment: the fake installed (``pip install ./openai-fake-api``), no checkout on the path."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[openai.OpenAI]:
-    """``python -m fakeapi`` with a scripts file and a fault, started in a directory of its own."""
+    """``python -m openai_fake_api`` with a scripts file and a fault, started in a directory of its own."""
     (tmp_path / "scripts.json").write_text(json.dumps(SCRIPTS))
-    args = [sys.executable, "-m", "fakeapi", "--scripts", "scripts.json", "--fault", "429:1", "/assistants$"]
+    args = [sys.executable, "-m", "openai_fake_api", "--scripts", "scripts.json", "--fault", "429:1", "/assistants$"]
     process = subprocess.Popen(args, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
@@ -71,12 +70,12 @@ def test_cli_plays_scripts_from_a_file_and_planned_faults(cli: openai.OpenAI) ->
 
 
 def test_cli_lists_scripts_and_rejects_bad_input(tmp_path: Path) -> None:
-    listed = subprocess.run([sys.executable, "-m", "fakeapi", "--list-scripts"], cwd=tmp_path, env=_env(),
+    listed = subprocess.run([sys.executable, "-m", "openai_fake_api", "--list-scripts"], cwd=tmp_path, env=_env(),
                             capture_output=True, text=True, timeout=60, check=True)
     assert "code_interpreter " in listed.stdout and "seed " in listed.stdout
     assert "(Responses API)" in listed.stdout
     (tmp_path / "bad.json").write_text(json.dumps({"x": [{"dance": 1}]}))
-    bad = subprocess.run([sys.executable, "-m", "fakeapi", "--scripts", "bad.json"], cwd=tmp_path, env=_env(),
+    bad = subprocess.run([sys.executable, "-m", "openai_fake_api", "--scripts", "bad.json"], cwd=tmp_path, env=_env(),
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "not a tool call" in bad.stderr
 

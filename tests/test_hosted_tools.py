@@ -10,7 +10,7 @@ import pytest
 from responses_helpers import MODEL, PRICES, points, total
 from spanutil import attrs, named
 
-from fakeapi.responses_scripts import CodeCall, ResponseScript, Usage, WebSearch
+from openai_fake_api.responses_scripts import CodeCall, ResponseScript, Usage, WebSearch
 
 MIN = 60
 FEBRUARY = int(datetime(2026, 2, 10, 9, 0, tzinfo=UTC).timestamp())  # per container

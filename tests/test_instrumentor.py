@@ -19,7 +19,7 @@ from opentelemetry.trace import StatusCode
 from spanutil import assert_tree_is_sound, attrs, children, named, one, shape
 from test_runs import outputs_for, start
 
-from fakeapi import FakeAssistantsAPI
+from openai_fake_api import FakeAssistantsAPI
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from spanutil import attrs, children, named, one
 
-from fakeapi import Code, Function, Say, Script
+from openai_fake_api import Code, Function, Say, Script
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 
 MINI_IN, MINI_OUT = Decimal("0.15") / 10**6, Decimal("0.60") / 10**6  # gpt-4o-mini, USD per token

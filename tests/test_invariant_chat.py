@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from test_invariant_responses import collected
 
-from fakeapi.chat_scripts import ChatScript, ChatUsage
+from openai_fake_api.chat_scripts import ChatScript, ChatUsage
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 
 AUDIO = "gpt-4o-audio-preview"

@@ -14,7 +14,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
-from fakeapi.media_api import AUDIO_TOKENS_PER_SECOND, IMAGE_TOKENS, TEXT_OUTPUT_TOKENS, UPLOAD_BYTES_PER_SECOND
+from openai_fake_api.media_api import AUDIO_TOKENS_PER_SECOND, IMAGE_TOKENS, TEXT_OUTPUT_TOKENS, UPLOAD_BYTES_PER_SECOND
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
 

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from responses_helpers import MODEL, PRICES, drain, drain_manager, in_thread
 from test_invariant import tokens
 
-from fakeapi.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage
+from openai_fake_api.responses_scripts import CodeCall, FunctionCall, ResponseScript, Text, Usage
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from opentelemetry.instrumentation.openai_assistants import model as m
 

@@ -17,7 +17,7 @@ import openai
 from sdk import http as sdk_http
 from spanutil import assert_tree_is_sound, attrs, children, named
 
-from fakeapi import BUILTIN_SCRIPTS, Say
+from openai_fake_api import BUILTIN_SCRIPTS, Say
 from opentelemetry import trace
 
 TEXT = BUILTIN_SCRIPTS["text"].steps[0]

@@ -66,7 +66,7 @@ def test_media_and_batches_reconcile_with_the_bill_kind_by_kind(fake_api: Any, i
 
 
 def test_charges_of_other_surfaces_appear_as_openai_names_them(fake_api: Any) -> None:
-    from fakeapi.billing import Charge
+    from openai_fake_api.billing import Charge
 
     now = fake_api.clock.now()
     fake_api.billing.charge(Charge(now, "text-embedding-3-small", "text-embedding-3-small, input", "input_tokens",

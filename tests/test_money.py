@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from spanutil import attrs, children, named, one
 
-from fakeapi import Code, Say, Script
-from fakeapi.scripts import SEED_CODE
+from openai_fake_api import Code, Say, Script
+from openai_fake_api.scripts import SEED_CODE
 from opentelemetry.instrumentation.openai_assistants.accounting.pricing import PriceBook
 
 CI = [{"type": "code_interpreter"}]

@@ -20,7 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from otlp_receiver import GrpcReceiver, HttpReceiver, Received, attributes
 
-from fakeapi import FakeAssistantsAPI
+from openai_fake_api import FakeAssistantsAPI
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 
 ROOT = Path(__file__).resolve().parents[1]

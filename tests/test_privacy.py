@@ -15,8 +15,8 @@ from responses_helpers import last_response
 from spanutil import assert_tree_is_sound, named
 from test_runs import TOOLS
 
-from fakeapi import BUILTIN_SCRIPTS, Code, Function, Incomplete, Say, Tools
-from fakeapi.responses_scripts import BUILTIN_RESPONSE_SCRIPTS, CodeCall, FunctionCall, McpCall, Text, WebSearch
+from openai_fake_api import BUILTIN_SCRIPTS, Code, Function, Incomplete, Say, Tools
+from openai_fake_api.responses_scripts import BUILTIN_RESPONSE_SCRIPTS, CodeCall, FunctionCall, McpCall, Text, WebSearch
 
 PACKAGE_LOGGER = "opentelemetry.instrumentation.openai_assistants"
 API_KEY = "sk-privacy-7f3a9c1e5b2d4f6a8c0e"

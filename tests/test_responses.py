@@ -288,7 +288,7 @@ def test_a_long_background_response_keeps_its_reported_usage(api: Any, otel: Any
                                                              seen: str) -> None:
     import time
 
-    from fakeapi.responses_scripts import ResponseScript, Text, Usage
+    from openai_fake_api.responses_scripts import ResponseScript, Text, Usage
 
     otel.instrument(prices=PRICES, unobserved_run_timeout_s=TIMEOUT_S)
     fake_api.response_scripts["long"] = ResponseScript([Text("Done.")], usage=Usage(*BIG), work_s=3 * 3600)

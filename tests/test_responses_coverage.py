@@ -15,7 +15,7 @@ RESOURCES = ("responses", "responses.input_items", "responses.input_tokens", "co
              "containers", "containers.files", "containers.files.content")
 STREAMING_HELPERS = {"responses.stream"}
 # The WebSocket mode does not go through the SDK's HTTP client, which is what the hooks observe:
-# listed under Limits in the README.
+# listed in docs/limits.md.
 NOT_OVER_HTTP = {"responses.connect"}
 # Methods that create a response, or end one (cancel ends the world's background response): each
 # call completes exactly one span, whatever the form.

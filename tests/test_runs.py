@@ -15,7 +15,7 @@ from opentelemetry.trace import StatusCode
 from responses_helpers import points, total
 from spanutil import assert_tree_is_sound, attrs, children, named, one
 
-from fakeapi import Code, Fail, Script
+from openai_fake_api import Code, Fail, Script
 from opentelemetry import trace
 
 TOOLS = {

@@ -15,7 +15,7 @@ from responses_helpers import MODEL, PRICES, drain
 from spanutil import attrs, one
 
 import opentelemetry.instrumentation.openai_assistants as package
-from fakeapi import responses_api, validate
+from openai_fake_api import responses_api, validate
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor, OpenAISpendInstrumentor
 
 

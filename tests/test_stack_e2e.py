@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.responses_workload import register_response_scripts, run_responses_workload
 from examples.workload import register_scripts, run_workload
-from fakeapi import FakeAssistantsAPI
+from openai_fake_api import FakeAssistantsAPI
 from opentelemetry.instrumentation.openai_assistants import AssistantsInstrumentor
 from tests.stack.harness import Prometheus, free_port, get_json, require_binary, running, wait_for
 from tests.stack.naming import HISTOGRAM, METRICS, billing_series, emitted_series, prometheus_name, sc

@@ -12,7 +12,7 @@ STACK_TESTS = Path(__file__).resolve().parent / "stack"
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)  # a loaded machine
 
 
 def test_promtool_check_rules() -> None:

@@ -11,8 +11,8 @@ import pytest
 from responses_helpers import total
 from spanutil import attrs
 
-from fakeapi import ResponseScript
-from fakeapi.responses_scripts import Text, Usage
+from openai_fake_api import ResponseScript
+from openai_fake_api.responses_scripts import Text, Usage
 
 # A model name every framework accepts (llama-index looks up its context window), priced for these
 # tests by the override below only, so each dollar figure is worked by hand from RATES.

@@ -56,7 +56,7 @@ class Telemetry:
         view = Ledger(account)
         root = invocation.root
         if invocation.status is not None:
-            root.attributes = {**root.attributes, **view.run_attributes()}
+            root.attributes = {**root.attributes, **view.run_attributes(invocation.api)}
         tools: dict[str, SpanContext] = {}
         self._span(invocation, root, invocation.parent, view, tools)
         self._span_metrics(invocation, list(_walk(root)))
@@ -252,7 +252,9 @@ class Ledger:
             sums[kind] = sums.get(kind, Decimal(0)) + value
         return sums
 
-    def run_attributes(self) -> Attrs:
+    def run_attributes(self, api: str = sc.API_ASSISTANTS) -> Attrs:
+        """The root span's figures. A response is one inference, its tokens always its own leaf: its span
+        carries no run vocabulary (``openai_cost.usage.scope``, ``openai_cost.usage.run_level.*``)."""
         account = self.account
         if account is None:
             return {}
@@ -261,12 +263,15 @@ class Ledger:
         attrs = _usage_attrs(account.input_tokens, account.output_tokens, account.usage_source,
                              account.partial, account.degraded)
         costs = self.costs()
-        attrs[sc.USAGE_SCOPE] = account.usage_scope
+        is_run = api != sc.API_RESPONSES
+        if is_run:
+            attrs[sc.USAGE_SCOPE] = account.usage_scope
         run_leaf = self.run_leaf
         if run_leaf is not None:
-            attrs.update({sc.USAGE_RUN_LEVEL_INPUT: run_leaf.usage.input_tokens,
-                          sc.USAGE_RUN_LEVEL_OUTPUT: run_leaf.usage.output_tokens,
-                          sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd),
+            if is_run:
+                attrs.update({sc.USAGE_RUN_LEVEL_INPUT: run_leaf.usage.input_tokens,
+                              sc.USAGE_RUN_LEVEL_OUTPUT: run_leaf.usage.output_tokens})
+            attrs.update({sc.COST_INPUT: usd(run_leaf.input_usd), sc.COST_OUTPUT: usd(run_leaf.output_usd),
                           sc.COST_CACHED_INPUT: usd(run_leaf.cached_input_usd),
                           sc.COST_CACHE_WRITE: usd(run_leaf.cache_write_usd),
                           sc.PRICE_MODIFIERS: account.price_modifiers or None, **_usage_parts(account.usage),

@@ -1,6 +1,6 @@
 """A local fake of the OpenAI Assistants v2 API, and of the Responses, Conversations and Containers APIs
 (real HTTP, JSON and SSE), for tests of the instrumentation. Responses play a ``ResponseScript``; its
-output items are the classes of ``fakeapi.responses_scripts``."""
+output items are the classes of ``openai_fake_api.responses_scripts``."""
 
 from .clock import FakeClock
 from .faults import Fault, Faults

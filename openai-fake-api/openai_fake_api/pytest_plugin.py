@@ -1,4 +1,5 @@
-"""Pytest fixtures for the fake API: ``pytest_plugins = ["fakeapi.pytest_plugin"]`` in a conftest.
+"""Pytest fixtures for the fake API, loaded by pytest through the ``pytest11`` entry point once
+``openai-fake-api`` is installed (no ``conftest.py`` line needed).
 
 ``fake_api`` is a started server per test (``fake_api.scripts``, ``fake_api.faults``,
 ``fake_api.requests`` to plan and inspect); ``fake_client`` an ``OpenAI`` client pointed at it.

@@ -1,4 +1,4 @@
-"""Scripts from JSON, for ``python -m fakeapi --scripts FILE``: what each run does, without writing Python.
+"""Scripts from JSON, for ``python -m openai_fake_api --scripts FILE``: what each run does, without writing Python.
 
 A file maps script names to a list of steps, or to ``{"steps": [...], "report_usage": false}``::
 

@@ -1,11 +1,11 @@
-"""python -m fakeapi: a local fake of the OpenAI API for trying code offline, until Ctrl-C.
+"""python -m openai_fake_api: a local fake of the OpenAI API for trying code offline, until Ctrl-C.
 
-    python -m fakeapi --port 8765
+    python -m openai_fake_api --port 8765
     OPENAI_BASE_URL=http://127.0.0.1:8765/v1 OPENAI_API_KEY=sk-fake python app.py
 
 Prints its base URL once it listens. Each run plays the script named by the ``script`` key of the
 run's or the assistant's metadata (``text`` when there is none); ``--list-scripts`` shows them,
-``--scripts FILE`` adds yours (JSON, see ``fakeapi/script_file.py``). Every payload is validated with
+``--scripts FILE`` adds yours (JSON, see ``openai_fake_api/script_file.py``). Every payload is validated with
 the SDK's own models.
 """
 
@@ -40,7 +40,7 @@ def parse_fault(spec: str) -> Tuple[str, Optional[int], float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fakeapi", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="openai-fake-api", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--host", default="127.0.0.1")
