@@ -121,6 +121,7 @@ def otel() -> Iterator[Otel]:
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
     instrumentor._ended_runs = instrumentor._ended_responses = None  # a singleton: each test is a new process
+    instrumentor._sessions = None
 
 
 @pytest.fixture

@@ -353,6 +353,7 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
     finally:
         instrumentor.uninstrument()
         instrumentor._ended_runs = instrumentor._ended_responses = None  # the next example is a new process
+        instrumentor._sessions = None
         api.close()
         meters.shutdown()
 
@@ -452,5 +453,6 @@ def test_long_background_responses_count_their_reported_usage_once(fake_api: Any
     finally:
         instrumentor.uninstrument()
         instrumentor._ended_runs = instrumentor._ended_responses = None
+        instrumentor._sessions = None
         api.close()
         meters.shutdown()

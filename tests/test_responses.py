@@ -325,7 +325,7 @@ def test_a_background_response_never_seen_again_is_estimated_once_its_ending_is_
     now = time.time()
     tracker.sweep(now + 2 * TIMEOUT_S)  # provisional: its end may still be seen
     assert otel.spans() == [] and _spent(otel)[0] == {}
-    tracker.sweep(now + 9 * 3600)  # past the longest completion window and one more timeout: final
+    tracker.sweep(now + 9 * 3600)  # past the longest completion window: final
     a = attrs(one(otel.spans(), "chat "))
     assert (a["responses.end_reason"], a["openai_cost.usage.source"]) == ("unobserved", "estimated")
     tokens, spent, runs = _spent(otel)

@@ -110,6 +110,8 @@ class OpenAISpendInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _ended_runs: Optional[EndedIds] = None  # outlive uninstrument(): a restart traces nothing twice
     _ended_responses: Optional[EndedIds] = None
     _chat: Optional[ChatTracker] = None
+    _sessions: Optional[tuple[Any, Any]] = None  # (store settings, store): outlives uninstrument() too
+    _on_session_eviction: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -132,7 +134,7 @@ class OpenAISpendInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         prices = price_book(settings)
         if self._ended_runs is None or self._ended_responses is None:
             self._ended_runs, self._ended_responses = EndedIds(max(1, settings.max_tracked_runs)), EndedIds()
-        sessions = session_store(settings, lambda: telemetry.instruments.session_evictions.add(1))
+        sessions = self._kept_sessions(settings, telemetry)
         assistants = AssistantsFrontEnd(settings, telemetry, background, prices, ended=self._ended_runs,
                                         sessions=sessions)
         responses = ResponsesFrontEnd(settings, telemetry, background, prices, default_counter(),
@@ -163,6 +165,19 @@ class OpenAISpendInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             self._uninstrument()
             return
         atexit.register(self._at_exit)
+
+    def _kept_sessions(self, settings: Settings, telemetry: Telemetry) -> Any:
+        """The session and claim store, kept across ``uninstrument()``/``instrument()`` like the ended ids
+        (a restart bills no response twice) while the store settings stay the same."""
+        self._on_session_eviction = lambda: telemetry.instruments.session_evictions.add(1)
+        chosen = settings.session_store
+        key = (id(chosen) if chosen is not None and not isinstance(chosen, str) else chosen, settings.redis_url,
+               settings.session_window_s, settings.session_idle_s, settings.session_lateness_s,
+               settings.session_max_threads)
+        kept = self._sessions
+        if kept is None or kept[0] != key:
+            kept = self._sessions = (key, session_store(settings, lambda: self._on_session_eviction()))
+        return kept[1]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for module, name, _ in _PATCHES:

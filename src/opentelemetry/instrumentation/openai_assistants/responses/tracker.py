@@ -9,8 +9,8 @@ their billing. Nothing here blocks: the caller's path only updates plain data un
 A poll or a stream event is life: a response is taken to have ended unseen only
 ``unobserved_run_timeout_s`` after its last observation, and never later than its completion window
 (``ResponseState.limit``). Even then its ending is provisional: the response waits, bounded in
-number, as a tombstone until that ending is final (its limit, and at least one more timeout), and
-its estimate is counted only then. If its terminal object is seen first (a late poll), the response
+number, as a tombstone until that ending is final (its limit: the window has closed), and its
+estimate is counted only then. If its terminal object is seen first (a late poll), the response
 ends as observed and its reported usage is what counts: counters only grow, so the estimate of a
 response whose usage may still arrive is never counted, and the money metrics equal the reported
 figures exactly, never an estimate plus them. A tombstone pushed out by the bound, or still there
@@ -263,7 +263,7 @@ class ResponseTracker:
                 if now_s >= state.deadline(timeout):
                     self._live.pop(state.response.id, None)
                     state.end_reason, state.ended_ns = "unobserved", max(state.started_ns, int(now_s * 1e9))
-                    state.final_s = max(state.limit(timeout), now_s + timeout)
+                    state.final_s = state.limit(timeout)  # its window closed: no end to wait for
                     self._unseen[state.response.id] = state
             for state in list(self._unseen.values()):
                 if now_s >= state.final_s:
