@@ -39,8 +39,9 @@ from typing import Any, Callable, Iterator, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "openai-fake-api")]  # the fake API, in the peers' virtualenvs too
-_CACHE = REPO.parent / "shared" / "tiktoken-cache"
-if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE.is_dir():
+_CACHE = next((d / "shared" / "tiktoken-cache" for d in REPO.parents if (d / "shared" / "tiktoken-cache").is_dir()),
+              None)  # beside the checkout, or a level up from a worktree
+if "TIKTOKEN_CACHE_DIR" not in os.environ and _CACHE is not None:
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_CACHE)
 
 import httpx2  # noqa: E402
