@@ -39,6 +39,7 @@ def _env(**extra: str) -> dict[str, str]:
     """A shell as the reader has one: the virtualenv activated, no OTEL_* or OPENAI_* settings, no PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_")) and k != "PYTHONPATH"}
     env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "VIRTUAL_ENV": str(BIN.parent), **extra})
+    env.setdefault("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "openai")  # the test extra installs other OpenAI ones
     return env
 
 
