@@ -34,7 +34,6 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "deselected on an older one, with the reason in the summary")
     config.addinivalue_line("markers", "openai_below(version, reason): needs an openai SDK older than version")
     config.addinivalue_line("markers", "needs_package(distribution): deselected, saying so, where it is not installed")
-    config.addinivalue_line("markers", "chat_frontend: needs the chat completions front end (xfail until it lands)")
 
 
 _DESELECTED: dict[str, list[str]] = {}
@@ -55,7 +54,7 @@ def _why_not(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect what the installed SDK lacks, saying why in the summary; chat front end tests xfail."""
+    """Deselect what the installed SDK lacks, saying why in the summary."""
     kept, dropped = [], []
     for item in items:
         reason = _why_not(item)
@@ -63,8 +62,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _DESELECTED.setdefault(reason, []).append(item.nodeid)
             dropped.append(item)
             continue
-        if item.get_closest_marker("chat_frontend") is not None:
-            item.add_marker(pytest.mark.xfail(reason="the chat completions front end is not built yet", strict=False))
         kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -97,6 +97,7 @@ def _shell_lines(block: str) -> str:
                      and not line.startswith("pip install"))
 
 
+@pytest.mark.needs_package("langchain-openai")  # the quick start calls LangChain too
 def test_quick_start_prints_a_costed_span(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(blocks()["quick-start"])
     assert "openai-fake-api --port 8765 &" in blocks()["quick-fake"]

@@ -48,7 +48,6 @@ def test_responses_mode(fake_api: Any, otel: Any) -> None:
     assert_one_priced_call(otel, "responses", USAGE.input, USAGE.output, PRICE)
 
 
-@pytest.mark.chat_frontend
 def test_chat_completions_mode(fake_api: Any, otel: Any) -> None:
     answer, input_tokens, output_tokens, cached = same_result_with_and_without(otel, lambda: chat(fake_api, False))
     assert answer and input_tokens

@@ -45,7 +45,6 @@ def test_responses_mode(fake_api: Any, otel: Any) -> None:
     assert_one_priced_call(otel, "responses", USAGE.input, USAGE.output, PRICE)
 
 
-@pytest.mark.chat_frontend
 def test_chat_completions_mode(fake_api: Any, otel: Any) -> None:
     answer, requests, input_tokens, output_tokens, cached = same_result_with_and_without(
         otel, lambda: run_agent(fake_api, "chat"))
