@@ -446,7 +446,7 @@ def test_long_background_responses_count_their_reported_usage_once(fake_api: Any
         points = of_responses(collected(reader))
         assert tokens(points) == {"input": sum(r.usage.input_tokens for r in finals),
                                   "output": sum(r.usage.output_tokens for r in finals)}
-        expected = sum((expected_usd(r) for r in finals), Decimal(0))
+        expected = sum((hand_usd(r, {}, False, "127.0.0.1") for r in finals), Decimal(0))
         assert token_spend(points) == pytest.approx(float(expected), rel=1e-12, abs=1e-15)
         assert [(p.attributes["openai_cost.status"], p.value) for p in points["openai_cost.runs"]] == [
             ("completed", len(finals))]
