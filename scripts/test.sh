@@ -49,7 +49,7 @@ install() {  # install VENV EXTRAS [PINS...]
 for major in $OPENAI_MAJORS; do
   case $major in
     3) install "$VENV" test,frameworks,peers,docs ;;
-    2) install "$VENV_OPENAI2" test,frameworks-openai2 "openai==$OPENAI2" ;;
+    2) install "$VENV_OPENAI2" test,frameworks-openai2,docs "openai==$OPENAI2" ;;
     *) echo "OPENAI_MAJORS: 2 and/or 3, not $major" >&2; exit 2 ;;
   esac
 done
