@@ -77,6 +77,7 @@ def test_image_edit_prices_input_image_tokens(api: Any, instrumented: Any) -> No
     assert span["openai_cost.image_input_tokens_usd"] == float(tokens_usd(HAND["gpt-image-1.5"]["image_in"], 323))
 
 
+@pytest.mark.openai_min("3", "openai 2.x's ImagesResponse.size does not list the DALL-E 3 sizes the API returns")
 def test_per_image_models_by_size_and_quality_then_retired(api: Any, fake_api: Any, instrumented: Any) -> None:
     fake_api.clock.set(MARCH)
     api(api.client.images.generate, model="dall-e-3", prompt="a fox", quality="hd", size="1792x1024")
