@@ -117,7 +117,8 @@ NEWER_KEYS: Dict[str, frozenset[str]] = {
     "openai.types.responses.response_output_item.ImageGenerationCall": frozenset({"revised_prompt"}),
     "openai.types.responses.response_item.ImageGenerationCall": frozenset({"revised_prompt"}),
     "openai.types.conversations.conversation_item.ImageGenerationCall": frozenset({"revised_prompt"}),
-    "openai.types.completion_usage.PromptTokensDetails": frozenset({"image_tokens", "cache_write_tokens", "text_tokens"}),
+    "openai.types.completion_usage.PromptTokensDetails": frozenset(
+        {"image_tokens", "cache_write_tokens", "text_tokens"}),
     "openai.types.chat.chat_completion.ChatCompletion": frozenset({"metadata"}),
 }
 
