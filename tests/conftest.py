@@ -49,7 +49,7 @@ def _why_not(item: pytest.Item) -> str | None:
         return f"needs openai < {high.args[0]}: {high.args[1]}"
     for marker in item.iter_markers("needs_package"):
         if not sdk.installed(marker.args[0]):
-            return f"{marker.args[0]} is not installed (the frameworks extras of pyproject bring it)"
+            return f"{marker.args[0]} is not installed (an optional extra of pyproject brings it)"
     return None
 
 
