@@ -24,7 +24,8 @@ EMBEDDING = "text-embedding-3-small"
 PEERS = ("openai-v2", "openllmetry", "openinference")
 # The peers extra (openai 3.x virtualenv) brings all three.
 pytestmark = [pytest.mark.needs_package(name) for name in (
-    "opentelemetry-instrumentation-openai-v2", "opentelemetry-instrumentation-openai", "openinference-instrumentation-openai")]
+    "opentelemetry-instrumentation-openai-v2", "opentelemetry-instrumentation-openai",
+    "openinference-instrumentation-openai")]
 
 
 def run(fake_api: Any, peer: str, order: str, spans: str = "auto") -> dict[str, Any]:
