@@ -24,7 +24,7 @@ class Driver:
 
     def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call an SDK method and return its result, awaiting it on the async client."""
-        result = fn(*args, **kwargs)
+        result = fn(*args, **newer_params_as_extra_body(fn, kwargs))
         return self.wait(result)
 
     def wait(self, result: Any) -> Any:
@@ -57,3 +57,16 @@ class Driver:
         self.wait(self.client.close())
         if self.loop is not None:
             self.loop.close()
+
+
+NEWER_PARAMS = ("background_options",)  # request parameters openai 2.x does not declare
+
+
+def newer_params_as_extra_body(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What an app on an older SDK does: a parameter its method lacks goes in ``extra_body``."""
+    missing = [name for name in NEWER_PARAMS if name in kwargs]
+    if not missing or any(name in inspect.signature(fn).parameters for name in missing):
+        return kwargs
+    extra = {name: kwargs[name] for name in missing}
+    rest = {k: v for k, v in kwargs.items() if k not in missing}
+    return {**rest, "extra_body": {**(rest.get("extra_body") or {}), **extra}}

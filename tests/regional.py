@@ -5,30 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 from driver import Driver
+from sdk import http  # httpx in openai 2.x, httpx2 in 3.x
 
 
-def _reroute(request: httpx2.Request, target: httpx2.URL) -> None:
+def _reroute(request: Any, target: Any) -> None:
     request.url = request.url.copy_with(scheme=target.scheme, host=target.host, port=target.port)
 
 
-class Rerouted(httpx2.HTTPTransport):
+class Rerouted(http.HTTPTransport):  # type: ignore[name-defined,misc]
     def __init__(self, target: str) -> None:
         super().__init__()
-        self.target = httpx2.URL(target)
+        self.target = http.URL(target)
 
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+    def handle_request(self, request: Any) -> Any:
         _reroute(request, self.target)
         return super().handle_request(request)
 
 
-class AsyncRerouted(httpx2.AsyncHTTPTransport):
+class AsyncRerouted(http.AsyncHTTPTransport):  # type: ignore[name-defined,misc]
     def __init__(self, target: str) -> None:
         super().__init__()
-        self.target = httpx2.URL(target)
+        self.target = http.URL(target)
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle_async_request(self, request: Any) -> Any:
         _reroute(request, self.target)
         return await super().handle_async_request(request)
 
@@ -41,12 +41,12 @@ class RegionalDriver(Driver):
         super().__init__(kind, f"https://{host}/v1")
 
     def new_client(self, **kwargs: Any) -> Any:
-        http: Any
+        client: Any
         if self.kind == "async":
-            http = httpx2.AsyncClient(transport=AsyncRerouted(self.fake_url))
+            client = http.AsyncClient(transport=AsyncRerouted(self.fake_url))
         else:
-            http = httpx2.Client(transport=Rerouted(self.fake_url))
-        return super().new_client(http_client=http, **kwargs)
+            client = http.Client(transport=Rerouted(self.fake_url))
+        return super().new_client(http_client=client, **kwargs)
 
 
 def driver(kind: str, fake_url: str, host: str) -> Driver:
