@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import regional
-from driver import Driver
+from driver import Driver, newer_params_as_extra_body
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
@@ -180,9 +180,10 @@ def observe(api: Driver, fake_api: Any, plan: dict[str, Any], script: str) -> li
     if style == "create_stream":
         return [drain(api, create(api, script, stream=True))[-1].response]
     if style == "stream_helper":
-        return [drain_manager(api, api.client.responses.stream(model=MODEL, input="Six times seven?",
-                                                               metadata={"script": script},
-                                                               **getattr(api, "asked", {})))]
+        stream = api.client.responses.stream
+        asked = newer_params_as_extra_body(stream, dict(getattr(api, "asked", {})))
+        return [drain_manager(api, stream(model=MODEL, input="Six times seven?", metadata={"script": script},
+                                          **asked))]
     if style == "background_poll":
         return [api.wait(poll(api.kind, api.client, create(api, script, background=True)))]
     if style == "background_poll_elsewhere":
