@@ -113,9 +113,9 @@ def test_every_sdk_method_is_listed(api: Any) -> None:
     assert sdk_methods(api.client) == set(CALLS)
 
 
-def wrapped_methods(client: Any, wrapper: str) -> list[str]:
+def wrapped_methods(client: Any, wrapper: str, resources: tuple[str, ...] = RESOURCES) -> list[str]:
     found = []
-    for path in RESOURCES:
+    for path in resources:
         holder = getattr(resolve(client, path), wrapper)
         found += [f"{path}.{name}" for name, value in vars(holder).items()
                   if not name.startswith("_") and callable(value)]
@@ -173,14 +173,21 @@ def call_in_form(api: Any, form: str, method: str, args: Any, kwargs: Any, strea
             response.parse()
 
 
-def _cases() -> list[tuple[str, str]]:
+def form_cases(calls: Any, resources: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every listed method in every form: plain, and each wrapper's methods as the SDK builds them."""
     import openai
 
     client = openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1")
-    cases = [("plain", m) for m in sorted(CALLS)]
+    cases = [("plain", m) for m in sorted(calls)]
     for wrapper in WRAPPERS:
-        cases += [(wrapper, m) for m in sorted(wrapped_methods(client, wrapper))]
+        names = wrapped_methods(client, wrapper, resources)
+        assert names and set(names) <= set(calls), set(names) - set(calls)
+        cases += [(wrapper, m) for m in sorted(names)]
     return cases
+
+
+def _cases() -> list[tuple[str, str]]:
+    return form_cases(CALLS, RESOURCES)
 
 
 @pytest.mark.parametrize("form,method", _cases())

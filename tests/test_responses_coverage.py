@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 from responses_helpers import MODEL
 from spanutil import named
-from test_coverage import WRAPPERS, Spy, call_in_form, public_methods, resolve
+from test_coverage import Spy, call_in_form, form_cases, public_methods, resolve
 
 RESOURCES = ("responses", "responses.input_items", "responses.input_tokens", "conversations", "conversations.items",
              "containers", "containers.files", "containers.files.content")
@@ -77,22 +77,8 @@ def test_every_sdk_method_is_listed(api: Any) -> None:
     assert set(CALLS) <= sdk_methods(api.client) <= set(CALLS) | NOT_OVER_HTTP  # connect: not in openai 2.20
 
 
-def wrapped(client: Any, wrapper: str) -> list[str]:
-    return [f"{path}.{name}" for path in RESOURCES
-            for name, value in vars(getattr(resolve(client, path), wrapper)).items()
-            if not name.startswith("_") and callable(value)]
-
-
 def _cases() -> list[tuple[str, str]]:
-    import openai
-
-    client = openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1")
-    cases = [("plain", m) for m in sorted(CALLS)]
-    for wrapper in WRAPPERS:
-        names = wrapped(client, wrapper)
-        assert names and set(names) <= set(CALLS), set(names) - set(CALLS)
-        cases += [(wrapper, m) for m in sorted(names)]
-    return cases
+    return form_cases(CALLS, RESOURCES)
 
 
 def _invoke(api: Any, form: str, method: str, world: World) -> None:
