@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -32,8 +30,6 @@ def test_summary_without_a_tokenizer_says_so_in_a_line_of_its_own(tmp_path: Path
     assert done.stderr == ""
 
 
-@pytest.mark.openai_min("2.22", "on openai 2.20 the Code Interpreter session fee of the demo's two-run thread sits on "
-                                 "the second run's span (the same total; the tree's fixed text expects the first)")
 def test_tree_shows_tokens_and_cost_beside_each_span() -> None:
     done = _demo("--tree")
     lines = done.stdout.splitlines()

@@ -136,7 +136,7 @@ def test_runs_dropped_from_a_full_queue_are_still_accounted(api: Driver, otel: A
 
 def test_a_dropped_run_without_reported_usage_is_counted_unpriced(api: Driver, otel: Any, fake_api: Any) -> None:
     otel.instrument()
-    otel.instrumentor._background.submit = lambda *args: False  # the queue is full
+    otel.instrumentor._background.submit = lambda *args, **kwargs: False  # the queue is full
     assistant, thread = start(api, fake_api, [Say("One.")], [], report_usage=False)
     api(api.client.beta.threads.runs.create_and_poll, thread_id=thread.id, assistant_id=assistant.id,
         poll_interval_ms=1)
@@ -435,7 +435,7 @@ def test_metrics_equal_what_the_api_reported_whatever_happened(fake_api: Any, mi
                 fake_api.faults.add(r"/runs$", "reset", method="POST", after_events=plan["break_after"])
             background = instrumentor._background
             if plan["dropped"]:
-                background.submit = lambda *args: False
+                background.submit = lambda *args, **kwargs: False
             run = drive(api, plan["style"], thread.id, assistant.id)
             assert run.status == "completed" and run.usage is not None
             reported_in += run.usage.prompt_tokens

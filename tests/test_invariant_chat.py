@@ -167,7 +167,7 @@ def test_chat_and_embedding_metrics_equal_what_the_api_reported(fake_api: Any, m
                 fake_api.faults.add(r"/(chat/completions|embeddings)$", plan["fault"], method="POST")
             background = instrumentor._background
             if plan["dropped"]:
-                background.submit = lambda *args: False
+                background.submit = lambda *args, **kwargs: False
             api_type, usage = call(api, plan, name)
             vars(background).pop("submit", None)
             if usage is None:  # estimated off the caller's path; a full queue leaves it unpriced, saying why

@@ -324,7 +324,7 @@ def test_response_metrics_equal_what_the_api_reported_whatever_happened(fake_api
                 fake_api.faults.add(r"^/v1/responses", plan["fault"], method=plan["fault_on"])
             background = instrumentor._background
             if plan["dropped"]:
-                background.submit = lambda *args: False
+                background.submit = lambda *args, **kwargs: False
             if plan["seen_again"]:
                 for earlier in ended:
                     assert api(api.client.responses.retrieve, earlier.id).status == "completed"

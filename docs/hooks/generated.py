@@ -224,7 +224,7 @@ def prometheus_name(name: str, kind: str, unit: str) -> str:
     suffix = {"s": "seconds", "1": "", "": ""}.get(unit, "" if unit.startswith("{") else unit)
     if suffix and not base.endswith("_" + suffix):
         base += "_" + suffix
-    if kind == "counter":
+    if kind in ("counter", "observable counter"):
         return f"`{base}_total`"
     if kind == "histogram":
         return f"`{base}_bucket`, `_sum`, `_count`"

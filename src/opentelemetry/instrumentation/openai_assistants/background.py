@@ -2,7 +2,10 @@
 
 Threads, not the app's event loop: work scheduled on the app's loop dies when ``asyncio.run()``
 returns. The pool is rebuilt in a forked child (pre-forking servers), bounded in concurrency and
-queue length, and drained by ``drain()`` (``force_flush`` and interpreter exit).
+queue length, and drained by ``drain()`` (``force_flush`` and interpreter exit). Work given the same
+``key`` runs in the order it was submitted, one at a time: the runs of one thread are accounted in the
+order they ended, so which of them opened a Code Interpreter session does not depend on which worker
+was faster.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import os
 import threading
 import weakref
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Optional
 
@@ -28,6 +32,8 @@ class Background:
         self._lock = threading.Lock()
         self._pending: set[Future[Any]] = set()
         self._queued = 0  # submitted, not yet started: what the queue bound counts
+        # key -> the work waiting for the running work of that key
+        self._serial: dict[Any, deque[tuple[Callable[..., Any], tuple[Any, ...]]]] = {}
         self._executor: Optional[ThreadPoolExecutor] = None
         self._ticker: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -35,21 +41,37 @@ class Background:
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _call_if_alive(ref))
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
-        """Run ``fn`` in the pool with instrumentation suppressed; ``False`` when the queue is full."""
+    def submit(self, fn: Callable[..., Any], *args: Any, key: Any = None) -> bool:
+        """Run ``fn`` in the pool with instrumentation suppressed; ``False`` when the queue is full.
+
+        Work with a ``key`` waits for earlier work of the same key to finish first."""
         with self._lock:
             if self._queued >= self._queue_size or self._stop.is_set():
                 return False
-            try:
-                future = self._pool().submit(self._run, fn, args)
-            except RuntimeError:  # the pool refuses work once the interpreter is shutting down
+            if key is not None:
+                waiting = self._serial.get(key)
+                if waiting is not None:  # work of this key is queued or running: it starts this when done
+                    waiting.append((fn, args))
+                    self._queued += 1
+                    return True
+            if not self._start(fn, args, key):
                 return False
+            if key is not None:
+                self._serial[key] = deque()
             self._queued += 1
-            self._pending.add(future)
+        return True
+
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], key: Any) -> bool:
+        """Hand work to the pool (the lock is held)."""
+        try:
+            future = self._pool().submit(self._run, fn, args, key)
+        except RuntimeError:  # the pool refuses work once the interpreter is shutting down
+            return False
+        self._pending.add(future)
         future.add_done_callback(self._done)
         return True
 
-    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], key: Any = None) -> None:
         with self._lock:
             self._queued -= 1
         try:
@@ -57,6 +79,20 @@ class Background:
                 fn(*args)
         except Exception:
             logger.debug("openai-assistants background work failed", exc_info=True)
+        finally:
+            if key is not None:
+                self._next_of(key)
+
+    def _next_of(self, key: Any) -> None:
+        """Start the next work of ``key``, before this one's future is done (``drain`` sees no gap)."""
+        with self._lock:
+            waiting = self._serial.get(key)
+            while waiting:
+                fn, args = waiting.popleft()
+                if self._start(fn, args, key):
+                    return
+                self._queued -= 1  # the pool is gone (interpreter exit): that work is dropped
+            self._serial.pop(key, None)
 
     def _done(self, future: Future[Any]) -> None:
         with self._lock:
@@ -117,6 +153,7 @@ class Background:
         self._lock = threading.Lock()
         self._pending = set()
         self._queued = 0
+        self._serial = {}
         self._executor = None
         self._ticker = None
         self._stop = threading.Event()

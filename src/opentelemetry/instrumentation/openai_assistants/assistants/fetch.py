@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
@@ -65,6 +66,8 @@ class Fetcher:
         self._backoff = backoff or Backoff()
         self._lock = threading.Lock()
         self._shared: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()  # key -> (client, http)
+        # an open sync app client -> its copy for our reads (sharing its pool): made once, not per read
+        self._derived: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     # --- reads ------------------------------------------------------------------------------------
 
@@ -95,8 +98,8 @@ class Fetcher:
         if self._backoff.waiting(key):
             self._count("assistant", "backoff")
             return None
-        found = self._read("assistant", app_client,
-                           lambda client: observe.assistant(client.beta.assistants.retrieve(assistant_id)))
+        found = self._read("assistant", app_client, lambda client: observe.assistant(_json(
+            client.beta.assistants.with_raw_response.retrieve(assistant_id))))
         self._backoff.record(key, ok=found is not None)
         return found  # type: ignore[no-any-return]
 
@@ -143,7 +146,7 @@ class Fetcher:
     def _client_for(self, app_client: Any) -> Any:
         try:
             if _is_sync(app_client) and not app_client.is_closed():
-                return app_client.with_options(max_retries=0, timeout=self._timeout_s)
+                return self._derived_from(app_client)
             key = _identity(app_client)
             with self._lock:
                 found = self._shared.get(key)
@@ -158,6 +161,19 @@ class Fetcher:
         except Exception:
             logger.debug("openai-assistants: no client for background reads", exc_info=True)
             return None
+
+    def _derived_from(self, app_client: Any) -> Any:
+        """The app's client with no retries and our timeout, sharing its pool; one per app client and
+        credentials (an app that sets a new key on its client is read with the new key)."""
+        key = (getattr(app_client, "api_key", None), str(getattr(app_client, "base_url", "")))
+        with self._lock:
+            found = self._derived.get(app_client)
+        if found is not None and found[0] == key:
+            return found[1]
+        derived = app_client.with_options(max_retries=0, timeout=self._timeout_s)
+        with self._lock:
+            self._derived[app_client] = (key, derived)
+        return derived
 
     def _own_client(self, app_client: Any) -> tuple[Any, Any]:
         """A sync client of our own, talking to the same API as ``app_client`` with the same
@@ -217,8 +233,8 @@ def _identity(app_client: Any) -> tuple[Any, ...]:
 
 
 def _json(raw: Any) -> dict[str, Any]:
-    """A list page as plain JSON: the readers of ``observe`` take dicts, and skipping the SDK's model
-    construction halves the cost of a page."""
+    """An object or a list page as plain JSON: the readers of ``observe`` take dicts, and skipping the
+    SDK's model construction halves the cost of a page."""
     body = raw.http_response.json()
     return body if isinstance(body, dict) else {}
 

@@ -42,7 +42,8 @@ class RunFinisher:
         self._report = RunReporter(settings)
 
     def __call__(self, state: RunState) -> None:
-        if not self._background.submit(self._complete, state):
+        # a thread's runs are accounted in the order they ended (which run opened a session)
+        if not self._background.submit(self._complete, state, key=state.run.thread_id or None):
             self._telemetry.fetch_outcome("run", "dropped")
             state.accounted = "queue_full"
             self._emit(state, self._cheap_account(state))
