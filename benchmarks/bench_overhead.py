@@ -460,13 +460,13 @@ class BackgroundClock:
             return
         original = Background._run
 
-        def timed(background: Any, fn: Any, args: Any) -> None:
+        def timed(background: Any, fn: Any, args: Any, *rest: Any) -> None:
             start = time.thread_time()
             profile = self.profile
             if profile is not None:
                 profile.enable()
             try:
-                original(background, fn, args)
+                original(background, fn, args, *rest)
             finally:
                 if profile is not None:
                     profile.disable()

@@ -54,22 +54,23 @@ class Background:
                     waiting.append((fn, args))
                     self._queued += 1
                     return True
-            if not self._start(fn, args, key):
+            future = self._start(fn, args, key)
+            if future is None:
                 return False
             if key is not None:
                 self._serial[key] = deque()
             self._queued += 1
+        future.add_done_callback(self._done)  # outside the lock: a future already done calls back at once
         return True
 
-    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], key: Any) -> bool:
-        """Hand work to the pool (the lock is held)."""
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], key: Any) -> Optional[Future[Any]]:
+        """Hand work to the pool (the lock is held); the caller adds ``_done`` once the lock is released."""
         try:
             future = self._pool().submit(self._run, fn, args, key)
         except RuntimeError:  # the pool refuses work once the interpreter is shutting down
-            return False
+            return None
         self._pending.add(future)
-        future.add_done_callback(self._done)
-        return True
+        return future
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], key: Any = None) -> None:
         with self._lock:
@@ -85,14 +86,18 @@ class Background:
 
     def _next_of(self, key: Any) -> None:
         """Start the next work of ``key``, before this one's future is done (``drain`` sees no gap)."""
+        future = None
         with self._lock:
             waiting = self._serial.get(key)
-            while waiting:
+            while waiting and future is None:
                 fn, args = waiting.popleft()
-                if self._start(fn, args, key):
-                    return
-                self._queued -= 1  # the pool is gone (interpreter exit): that work is dropped
-            self._serial.pop(key, None)
+                future = self._start(fn, args, key)
+                if future is None:
+                    self._queued -= 1  # the pool is gone (interpreter exit): that work is dropped
+            if future is None:
+                self._serial.pop(key, None)
+        if future is not None:
+            future.add_done_callback(self._done)
 
     def _done(self, future: Future[Any]) -> None:
         with self._lock:
