@@ -18,10 +18,13 @@ stream: the table holds a few dozen kinds per API and never more than ``ROUTES_M
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Optional
 
 from .fields import fields
+
+logger = logging.getLogger(__name__)
 
 PASS, KEEP, WATCH = 1, 2, 3  # truthy: ``routes.get(kind) or watcher.route(event)``
 KEPT_MAX = 256  # events kept before the watcher is called to read them: bounds what a stream holds
@@ -58,7 +61,10 @@ class RoutedWatcher:
             return
         kept = self.kept[:]
         self.kept.clear()  # the hook holds this very list: emptied, not replaced
-        self.handle_kept(kept)
+        try:
+            self.handle_kept(kept)
+        except Exception:  # a failure here must not cost the close that follows (``closed`` drains first)
+            logger.debug("openai-assistants instrumentation: reading kept stream events failed", exc_info=True)
 
     def handle_kept(self, kept: list[tuple[Any, int]]) -> None:
         for event, at_ns in kept:
