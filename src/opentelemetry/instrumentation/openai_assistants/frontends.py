@@ -28,6 +28,14 @@ class Call:
 
 
 class StreamWatcher(Protocol):
+    """Routes its events (``eventroutes``): most pass or are kept without a call to it."""
+
+    key: str
+    routes: dict[Any, int]
+    kept: list[tuple[Any, int]]
+
+    def route(self, event: Any) -> int: ...
+    def drain(self) -> None: ...
     def event(self, event: Any) -> None: ...
     def closed(self, error: Optional[BaseException]) -> None: ...
 

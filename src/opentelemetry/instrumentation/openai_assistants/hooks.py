@@ -19,6 +19,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from opentelemetry import context as otel_context
 
+from .eventroutes import KEEP, KEPT_MAX, WATCH
 from .frontends import Call, FrontEnd, Registry, StreamWatcher
 
 logger = logging.getLogger(__name__)
@@ -186,11 +187,33 @@ def _open_watch(registry: Registry, stream: Any) -> Optional[StreamWatcher]:
     return _front_end(call).stream_opened(call) if call is not None else None
 
 
+_NO_FIELDS: dict[str, Any] = {}
+
+
+def _watch_failed(exc: Exception) -> None:
+    logger.debug("openai-assistants instrumentation: observing a stream event failed", exc_info=exc)
+
+
+# The two loops below are the only code run for every event of every stream: each step is written
+# out in the loop (a shared helper would be a Python call per event, the very cost ``eventroutes``
+# removes). A kind the table lacks asks the watcher once (``route``); a kept event is only appended.
+
+
 def _watch_sync(events: Iterator[Any], watcher: StreamWatcher) -> Iterator[Any]:
+    routes, key, kept, now = watcher.routes, watcher.key, watcher.kept, time.time_ns
     error: Optional[BaseException] = None
     try:
         for event in events:
-            _safe("observing a stream event", watcher.event, event)
+            try:
+                route = routes.get(getattr(event, "__dict__", _NO_FIELDS).get(key)) or watcher.route(event)
+                if route == KEEP:
+                    kept.append((event, now()))
+                    if len(kept) >= KEPT_MAX:
+                        watcher.drain()
+                elif route == WATCH:
+                    watcher.event(event)
+            except Exception as exc:  # never let our own failure reach the app
+                _watch_failed(exc)
             yield event
     except GeneratorExit:
         raise
@@ -203,10 +226,20 @@ def _watch_sync(events: Iterator[Any], watcher: StreamWatcher) -> Iterator[Any]:
 
 
 async def _watch_async(events: AsyncIterator[Any], watcher: StreamWatcher) -> AsyncIterator[Any]:
+    routes, key, kept, now = watcher.routes, watcher.key, watcher.kept, time.time_ns
     error: Optional[BaseException] = None
     try:
         async for event in events:
-            _safe("observing a stream event", watcher.event, event)
+            try:
+                route = routes.get(getattr(event, "__dict__", _NO_FIELDS).get(key)) or watcher.route(event)
+                if route == KEEP:
+                    kept.append((event, now()))
+                    if len(kept) >= KEPT_MAX:
+                        watcher.drain()
+                elif route == WATCH:
+                    watcher.event(event)
+            except Exception as exc:  # never let our own failure reach the app
+                _watch_failed(exc)
             yield event
     except GeneratorExit:
         raise

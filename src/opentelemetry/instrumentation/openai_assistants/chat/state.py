@@ -35,7 +35,10 @@ class CallState:
     streamed_chars: int = 0
     streamed_calls: dict[tuple[int, int], ToolCall] = field(default_factory=dict)  # (choice, index) -> call
 
-    def streamed(self, delta: str) -> None:
-        if self.streamed_chars < MAX_OBSERVED_TEXT:
+    def streamed(self, deltas: list[str]) -> None:
+        """Output deltas, written in bulk (one call for a whole stream)."""
+        for delta in deltas:
+            if self.streamed_chars >= MAX_OBSERVED_TEXT:
+                break
             self.streamed_text.append(delta)
             self.streamed_chars += len(delta)

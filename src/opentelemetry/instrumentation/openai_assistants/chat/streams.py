@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
+from ..eventroutes import KEPT_MAX, RoutedWatcher
 from ..fields import fields, get, integer, items, text
 from ..model import Completion, ToolCall
 from . import observe
@@ -22,15 +23,36 @@ class StreamEnds(Protocol):
     def stream_closed(self, state: CallState, finished: bool, error: Optional[BaseException]) -> None: ...
 
 
-class ChatStreamWatcher:
+class ChatStreamWatcher(RoutedWatcher):
+    """Every chunk is watched (a stream without usage is estimated from its text), at two calls for most:
+    a chunk of text alone is read by ``_text_only`` and its text written into the state in bulk."""
+
+    key = "object"
+
     def __init__(self, tracker: StreamEnds, state: CallState) -> None:
+        super().__init__()
         self._tracker = tracker
         self._state = state
         self._record: Optional[Completion] = None
         self._finished: dict[int, str] = {}  # choice index -> finish_reason
+        self._texts: list[str] = []  # text not written into the state yet: written in bulk
 
     def event(self, chunk: Any) -> None:
-        values = fields(chunk)  # once: this runs for every chunk of every stream
+        piece = _text_only(chunk) if self._record is not None else None
+        if not piece:
+            self.handle(chunk)
+            return
+        texts = self._texts
+        texts.append(piece)
+        if len(texts) >= KEPT_MAX:  # written now and then, not held to the end: the state caps it
+            self._write_texts()
+
+    def _write_texts(self) -> None:
+        self._state.streamed(self._texts)
+        self._texts.clear()
+
+    def handle(self, chunk: Any, at_ns: Optional[int] = None) -> None:
+        values = fields(chunk)
         record = self._record
         if record is None:
             record = self._record = Completion(id=text(values.get("id")) or "", kind=self._state.kind,
@@ -39,8 +61,7 @@ class ChatStreamWatcher:
                                                service_tier=text(values.get("service_tier")),
                                                system_fingerprint=text(values.get("system_fingerprint")))
         texts, calls = observe.chunk_deltas(values)
-        for piece in texts:
-            self._state.streamed(piece)
+        self._texts.extend(texts)
         for choice, index, call_id, name, arguments in calls:
             call = self._state.streamed_calls.get((choice, index))
             if call is None:
@@ -61,6 +82,7 @@ class ChatStreamWatcher:
     def closed(self, error: Optional[BaseException]) -> None:
         record = self._record
         state = self._state
+        self._write_texts()
         if record is not None:
             record.finish_reasons = [self._finished[i] for i in sorted(self._finished)]
             record.choices = max(len(self._finished), state.request.n if self._finished else 0)
@@ -71,3 +93,24 @@ class ChatStreamWatcher:
                                                                or not state.request.include_usage
                                                                or len(self._finished) >= state.request.n)
         self._tracker.stream_closed(state, finished, error)
+
+
+def _text_only(chunk: Any) -> Optional[str]:
+    """The text of a chunk that carries nothing else of ours (one choice with a text delta and no
+    finish reason, tool calls or usage), else None: then the whole chunk is read. Written out with
+    no further call, as it runs for most chunks of every stream; fields not in a model's ``__dict__`` are left
+    to the full read."""
+    values = getattr(chunk, "__dict__", None)
+    if not isinstance(values, dict) or getattr(chunk, "__pydantic_extra__", None) or values.get("usage", 0) is not None:
+        return None
+    choices = values.get("choices")
+    if not isinstance(choices, list) or len(choices) != 1:
+        return None
+    choice = getattr(choices[0], "__dict__", None)
+    if not isinstance(choice, dict) or choice.get("finish_reason", 0) is not None:
+        return None
+    delta = getattr(choice.get("delta"), "__dict__", None)
+    if not isinstance(delta, dict) or delta.get("tool_calls", 0) is not None:
+        return None
+    piece = delta.get("content")
+    return piece if isinstance(piece, str) else None

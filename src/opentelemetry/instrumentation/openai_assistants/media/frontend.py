@@ -21,6 +21,7 @@ from ..accounting.pricing import PriceBook
 from ..accounting.tokens import TokenCounter
 from ..background import Background
 from ..config import Settings
+from ..eventroutes import RoutedWatcher
 from ..fields import project_of, provider_of, server_of
 from ..frontends import Call, StreamWatcher
 from ..invocation import Invocation, SpanRecord, server_labels
@@ -80,15 +81,17 @@ class MediaFinisher:
                           server=server_labels(address, port), token_operation=operation)
 
 
-class _Watcher:
-    """A streamed image generation or transcription: its events add up to one record, written at close."""
+class _Watcher(RoutedWatcher):
+    """A streamed image generation or transcription: its events add up to one record, written at close.
+    Every event is watched (``RoutedWatcher``'s default): such streams are short."""
 
     def __init__(self, record: MediaCall, call: Call, add: Callable[[MediaCall, Any], None],
                  finish: MediaFinisher) -> None:
+        super().__init__()
         self.record, self.call, self.add, self.finish = record, call, add, finish
 
     def event(self, event: Any) -> None:
-        self.add(self.record, event)
+        self.add(self.record, event)  # no arrival time to take: nothing is kept
 
     def closed(self, error: Optional[BaseException]) -> None:
         import time

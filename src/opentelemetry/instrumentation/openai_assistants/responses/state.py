@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -37,9 +36,12 @@ class ResponseState:
     seen_ns: int = 0  # the last observation (a poll, a stream event): the response was alive then
     final_s: float = 0.0  # ended unobserved: when that ending becomes final, unless its end is seen first
 
-    def streamed(self, delta: str) -> None:
-        self.seen_ns = time.time_ns()
-        if self.streamed_chars < MAX_OBSERVED_TEXT:
+    def streamed(self, deltas: list[str], at_ns: int) -> None:
+        """Output deltas the stream sent up to ``at_ns`` (written in bulk: one call for many deltas)."""
+        self.seen_ns = at_ns
+        for delta in deltas:
+            if self.streamed_chars >= MAX_OBSERVED_TEXT:
+                break
             self.streamed_text.append(delta)
             self.streamed_chars += len(delta)
 

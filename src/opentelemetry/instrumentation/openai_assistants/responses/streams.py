@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
+from ..eventroutes import KEEP, PASS, WATCH, RoutedWatcher
 from ..fields import fields
 from . import observe
 
@@ -30,47 +31,75 @@ class ResponseObserver(Protocol):
     def item_done(self, response_id: Optional[str], item: Any, at_ns: int) -> None: ...
     def live(self, response_id: Optional[str]) -> Optional[ResponseState]: ...
     def stream_closed(self, response_id: Optional[str], error: Optional[BaseException]) -> None: ...
+    def _unchanged(self, obj: Any) -> bool: ...  # a poll of a tracked response that tells nothing new
 
 _RESPONSE_EVENTS = frozenset({"response.created", "response.queued", "response.in_progress", "response.completed",
                               "response.failed", "response.incomplete", "response.cancelled"})
+_ITEM_EVENTS = frozenset({"response.output_item.added", "response.output_item.done"})
 _DELTAS = frozenset({"response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta",
                      "response.code_interpreter_call_code.delta", "response.custom_tool_call_input.delta",
                      "response.mcp_call_arguments.delta", "response.reasoning_summary_text.delta"})
+_WATCHED = _RESPONSE_EVENTS | _ITEM_EVENTS
 
 
-class ResponseStreamWatcher:
+class ResponseStreamWatcher(RoutedWatcher):
+    """Text deltas, most of a stream, are kept by the hook without a call and read here in bulk;
+    response and item events are watched; every other event passes untouched."""
+
     def __init__(self, tracker: ResponseObserver, call: Call, response_id: Optional[str]) -> None:
+        super().__init__()
         self._tracker = tracker
         self._call = call
         self._id = response_id
         self._state: Optional[ResponseState] = None  # looked up once per response, not per delta
         self._looked_up: Optional[str] = None
 
-    def event(self, event: Any) -> None:
-        values = fields(event)  # once: this runs for every event of every stream
+    def route_of(self, kind: Any) -> int:
+        if kind in _DELTAS:
+            return KEEP
+        return WATCH if kind in _WATCHED else PASS
+
+    def handle_kept(self, kept: list[tuple[Any, int]]) -> None:
+        """Deltas, as text: written into the live response's state, which the finisher reads once it has ended."""
+        if self._looked_up != self._id:
+            self._looked_up, self._state = self._id, self._tracker.live(self._id)
+        if self._state is None:
+            return
+        texts, last = [], 0
+        for event, at_ns in kept:
+            values = getattr(event, "__dict__", None)  # a model's own field, read without a call
+            delta = values["delta"] if isinstance(values, dict) and "delta" in values else fields(event).get("delta")
+            if isinstance(delta, str):
+                texts.append(delta)
+                last = at_ns
+        if texts:
+            self._state.streamed(texts, last)  # only this stream writes it
+
+    def handle(self, event: Any, at_ns: Optional[int] = None) -> None:
+        values = fields(event)
         kind = values.get("type")
         if not isinstance(kind, str):
             return
-        if kind in _DELTAS:  # most of a stream: looked at by name, kept as text
-            if self._looked_up != self._id:
-                self._looked_up, self._state = self._id, self._tracker.live(self._id)
-            delta = values.get("delta")
-            if self._state is not None and isinstance(delta, str):
-                self._state.streamed(delta)  # only this stream writes it; read once the response has ended
+        now = at_ns or time.time_ns()
+        if kind in _DELTAS:
+            self.handle_kept([(event, now)])
         elif kind in _RESPONSE_EVENTS:
-            self._response_event(kind, values.get("response"))
+            self._response_event(kind, values.get("response"), now)
         elif kind == "response.output_item.added":
-            self._tracker.item_started(self._id, values.get("item"), time.time_ns())
+            self._tracker.item_started(self._id, values.get("item"), now)
         elif kind == "response.output_item.done":
-            self._tracker.item_done(self._id, values.get("item"), time.time_ns())
+            self._tracker.item_done(self._id, values.get("item"), now)
 
-    def _response_event(self, kind: str, data: Any) -> None:
+    def _response_event(self, kind: str, data: Any, now: int) -> None:
+        if self._id is not None and kind != "response.created" and self._tracker._unchanged(data):
+            return  # e.g. ``response.in_progress`` right after the creation: read as an unchanged poll is
         response = observe.response(data)
         if response is None:
             return
         self._id = response.id
         created = kind == "response.created" and self._tracker.is_creation(self._call)
-        self._tracker.observe_response(self._call, response, created=created, at_ns=time.time_ns())
+        self._tracker.observe_response(self._call, response, created=created, at_ns=now)
 
     def closed(self, error: Optional[BaseException]) -> None:
+        self.drain()
         self._tracker.stream_closed(self._id, error)
