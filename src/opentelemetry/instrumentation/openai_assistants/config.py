@@ -49,7 +49,7 @@ class Settings:
         "doc": "Past expires_at, before a run never seen to finish is ended, seconds.",
         "min": 0.0, "max": 86_400.0, "env": True})
     max_tracked_runs: int = field(default=4_000, metadata={
-        "doc": "Runs and responses tracked at once, each (~2.1 KB a run, ~1.5 KB a response: ~14.6 MB at "
+        "doc": "Runs and responses tracked at once, each (~2.6 KB a run, ~1.3 KB a response: ~15.5 MB at "
                "the default); past it the oldest is ended and counted.",
         "min": 1, "max": 10_000_000, "env": True})
     trace_observed_runs: bool = field(default=False, metadata={
@@ -79,7 +79,7 @@ class Settings:
         "doc": "In-memory store: how long past a session's window its calls may arrive, seconds.",
         "min": 0.0, "max": 604_800.0, "env": True})
     session_max_threads: int = field(default=50_000, metadata={
-        "doc": "In-memory store: threads kept (~140 B a thread: ~6.8 MB at the default); past it, live "
+        "doc": "In-memory store: threads kept (~170 B a thread: ~8.4 MB at the default); past it, live "
                "evictions are counted.",
         "min": 1, "max": 100_000_000, "env": True})
     claims_max_entries: int = field(default=20_000, metadata={
