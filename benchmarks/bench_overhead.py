@@ -844,31 +844,123 @@ def memory(subject: Subject, client: openai.OpenAI, transport: ReplayTransport, 
     return out
 
 
-def store_bounds(mem: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every store of ours that grows with traffic, at its default bound: entries x bytes per entry."""
-    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
-    from opentelemetry.instrumentation.openai_assistants.config import Settings
-
-    defaults = Settings()
-    store = MemorySessionStore()
-    threads = 10_000
+def _bytes_per_entry(fill: Callable[[int], Any], entries: int) -> float:
+    """Bytes kept per entry by a store filled with ``entries`` (tracemalloc; the store kept alive)."""
     gc.collect()
     tracemalloc.start()
     start = tracemalloc.get_traced_memory()[0]
-    for t in range(threads):
-        store.claim(f"thread_{t:024x}", f"call_{t:024x}", 1_780_000_000 + t // 10)
-    per_thread = (tracemalloc.get_traced_memory()[0] - start) / threads
+    kept = fill(entries)
+    gc.collect()
+    per_entry = (tracemalloc.get_traced_memory()[0] - start) / entries
     tracemalloc.stop()
+    del kept
+    return per_entry
+
+
+def _sessions(n: int) -> Any:  # each thread with two Code Interpreter calls in one session, as the runs above
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
+
+    store = MemorySessionStore(max_threads=n)
+    for t in range(n):
+        for c in range(2):
+            store.claim(f"thread_{t:024x}", f"call_{t:012x}{c:012x}", 1_780_000_000 + t // 10 + c)
+    return store
+
+
+def _claims(kind: str) -> Callable[[int], Any]:
+    from decimal import Decimal
+
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
+
+    def fill(n: int) -> Any:
+        store = MemorySessionStore()
+        store.max_containers = n
+        for t in range(n):
+            if kind == "billed":
+                store.claim_container(f"cntr_{t:048x}", Decimal("0.03") * (t % 7 + 1), False)
+            elif kind == "deleted":
+                store.note_deletion(f"cntr_{t:048x}", 1_780_000_000 + t)
+            else:
+                store.claim_response(f"resp_{t:048x}")
+        return store
+    return fill
+
+
+def _ended(n: int) -> Any:
+    from opentelemetry.instrumentation.openai_assistants.ended import EndedIds
+
+    ended = EndedIds(n)
+    for t in range(n):
+        ended.put(f"run_{t:024x}", 1_780_000_000 + t)
+    return ended
+
+
+def _ledger(n: int) -> Any:
+    from opentelemetry.instrumentation.openai_assistants.accounting.container_ledger import ContainerLedger
+    from opentelemetry.instrumentation.openai_assistants.accounting.containers import ContainerRules
+    from opentelemetry.instrumentation.openai_assistants.accounting.sessions import MemorySessionStore
+    from opentelemetry.instrumentation.openai_assistants.model import Container
+
+    ledger = ContainerLedger(ContainerRules({}), MemorySessionStore(), max_containers=n)
+    for t in range(n):
+        ledger.learn(Container(f"cntr_{t:048x}", memory_limit="1g", created_at=1_780_000_000 + t))
+    return ledger
+
+
+def _labels(n: int) -> Any:  # what responses/hosted.py keeps per container for its settlement
+    from collections import OrderedDict
+
+    labels: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for t in range(n):
+        labels[f"cntr_{t:048x}"] = {"gen_ai.provider.name": "openai", "openai.api.type": "responses",
+                                    "gen_ai.request.model": MODEL}
+    return labels
+
+
+def _recent(n: int) -> Any:
+    from opentelemetry.instrumentation.openai_assistants.links import Recent
+
+    recent = Recent(n)
+    for t in range(n):
+        recent.put(f"chatcmpl-{t:032x}", True)
+    return recent
+
+
+def store_bounds(mem: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every store of ours that grows with traffic, at its default bound: entries x measured bytes per entry."""
+    from opentelemetry.instrumentation.openai_assistants.accounting.container_ledger import ContainerLedger
+    from opentelemetry.instrumentation.openai_assistants.config import Settings
+    from opentelemetry.instrumentation.openai_assistants.ended import LIMIT
+    from opentelemetry.instrumentation.openai_assistants.responses.hosted import MAX_LABELS
+
+    defaults = Settings()
     n = mem["in_flight"]
+    tracked, claims = defaults.max_tracked_runs, defaults.claims_max_entries
+    ledger_max = ContainerLedger.__init__.__kwdefaults__["max_containers"]
+    sample = 10_000
     rows = [
         {"store": "Code Interpreter sessions, per thread (window + lateness)", "entries": defaults.session_max_threads,
-         "bytes": per_thread},
-        {"store": "runs in flight", "entries": defaults.max_tracked_runs,
+         "bytes": _bytes_per_entry(_sessions, defaults.session_max_threads)},
+        {"store": "runs in flight", "entries": tracked,
          "bytes": (mem["in_flight_bytes_inst"] - mem["in_flight_bytes_sdk"]) / n},
-        {"store": "responses in flight", "entries": defaults.max_tracked_runs,
+        {"store": "responses in flight", "entries": tracked,
          "bytes": (mem["in_flight_response_bytes_inst"] - mem["in_flight_response_bytes_sdk"]) / n},
         {"store": "thread history for estimates (its own byte budget)", "entries": 1,
          "bytes": defaults.history_max_bytes},
+        {"store": "container claims (money billed per container)", "entries": claims,
+         "bytes": _bytes_per_entry(_claims("billed"), claims)},
+        {"store": "container deletions shared by workers", "entries": claims,
+         "bytes": _bytes_per_entry(_claims("deleted"), claims)},
+        {"store": "response claims (trace_observed_runs)", "entries": claims,
+         "bytes": _bytes_per_entry(_claims("responses"), claims)},
+        {"store": "runs ended here (trace_observed_runs)", "entries": tracked,
+         "bytes": _bytes_per_entry(_ended, tracked)},
+        {"store": "responses ended here", "entries": LIMIT, "bytes": _bytes_per_entry(_ended, LIMIT)},
+        {"store": "containers known to the ledger", "entries": ledger_max,
+         "bytes": _bytes_per_entry(_ledger, ledger_max)},
+        {"store": "container labels kept for settlement", "entries": MAX_LABELS,
+         "bytes": _bytes_per_entry(_labels, MAX_LABELS)},
+        {"store": "chat completions accounted", "entries": sample, "bytes": _bytes_per_entry(_recent, sample)},
     ]
     for row in rows:
         row["mb"] = row["entries"] * row["bytes"] / 1e6
@@ -901,14 +993,15 @@ def latency(subject: Subject, transport: ReplayTransport, payloads: Payloads, bg
 
 
 def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...] = (),
-                with_latency: bool = False) -> dict[str, Any]:
+                with_latency: bool = False, memory_only: bool = False) -> dict[str, Any]:
     payloads = record()
     client, transport = make_client(payloads)
     subject = Subject() if name == "ours" else Peer(name)
     bg = BackgroundClock()
     loads = [w for w in workloads(client, transport, payloads, scale=0.4 if quick else 1.0)
-             if not only or any(o in w.name for o in only)]
-    results = measure(subject, loads, pairs=int(os.environ.get("BENCH_PAIRS", 6 if quick else 24)), bg=bg)
+             if (not only or any(o in w.name for o in only)) and not memory_only]
+    results = measure(subject, loads, pairs=int(os.environ.get("BENCH_PAIRS", 6 if quick else 24)), bg=bg) \
+        if loads else []
     per_call = {w.name: _spans_per_call(subject, w) for w in loads}
     out: dict[str, Any] = {
         "subject": name,
@@ -923,9 +1016,9 @@ def run_subject(name: str, quick: bool, with_memory: bool, only: tuple[str, ...]
     if with_latency:
         out["latency"] = latency(subject, transport, payloads, bg, only,
                                  pairs=int(os.environ.get("BENCH_LATENCY_PAIRS", 3 if quick else 6)))
-    if name == "ours":
+    if name == "ours" and loads:
         out["floor"] = floor(loads, bg, runs=30 if quick else 100)
-    if with_memory:  # peers too: what an instrumentation keeps per run is part of its cost
+    if with_memory or memory_only:  # peers too: what an instrumentation keeps per run is part of its cost
         out["memory"] = memory(subject, client, transport, payloads, in_flight=500 if quick else 2000,
                                finished=int(os.environ.get("BENCH_FINISHED", 10_000 if quick else 100_000)))
         if name == "ours":
@@ -1248,6 +1341,7 @@ def main() -> None:
     parser.add_argument("--peer", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write the raw results here")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument("--memory-only", action="store_true", help="only the memory measurements and store bounds")
     parser.add_argument("--latency", action="store_true",
                         help="also measure the calls against a transport that waits BENCH_LATENCY_MS (200) per request")
     parser.add_argument("--only", action="append", default=[], help="only calls whose name contains this")
@@ -1262,7 +1356,7 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results))
         return
     results = [run_subject("ours", args.quick, with_memory=not args.no_memory, only=tuple(args.only),
-                           with_latency=args.latency)]
+                           with_latency=args.latency and not args.memory_only, memory_only=args.memory_only)]
     if args.peers:
         results += [run_peer(name, args.quick, args.no_memory, args.only, args.latency) for name in PEERS]
     if args.json:

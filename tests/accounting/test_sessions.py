@@ -100,31 +100,57 @@ def test_claims_are_idempotent(make_store: StoreFactory) -> None:
 def test_a_threads_decisions_are_kept_up_to_the_bound_oldest_forgotten_first(monkeypatch: Any) -> None:
     monkeypatch.setattr(sessions, "MAX_CALLS_PER_THREAD", 3)
     store = MemorySessionStore()
-    decisions = [store.claim("t", f"c{i}", T0 + i) for i in range(5)]
-    assert decisions[0].opened and not any(d.opened for d in decisions[1:])
-    state = store._threads["t"]
-    assert state.first_call is None and list(state.more_calls or {}) == ["c2", "c3", "c4"]
+    store.claim("t", "c1", T0 + 10 * MIN)
+    decisions = [store.claim("t", f"c0{i}", T0 + i) for i in range(5)]  # late calls: all remembered
+    assert all(d == SessionDecision(False, True, T0 + 10 * MIN) for d in decisions)
+    state = store._threads[sessions.thread_key("t")]
+    assert isinstance(state, sessions._ThreadSessions)
+    assert state.first_call is None and list(state.more_calls or {}) == ["c02", "c03", "c04"]
     for i in (2, 3, 4):  # remembered: the same decision, whatever the time given
-        assert store.claim("t", f"c{i}", T0 + 999) == decisions[i]
-    # c0, forgotten, is decided again from the thread's sessions: inside its session, never billed again
-    assert store.claim("t", "c0", T0) == SessionDecision(False, False, T0)
+        assert store.claim("t", f"c0{i}", T0 + 999) == decisions[i]
+    # c1, the opener, forgotten, is decided again from the thread's sessions: never billed again
+    assert store.claim("t", "c1", T0 + 10 * MIN) == SessionDecision(False, False, T0 + 10 * MIN)
 
 
-def test_one_call_per_thread_keeps_no_dict_of_decisions() -> None:
+def test_a_thread_with_one_session_is_one_packed_int() -> None:
     store = MemorySessionStore()
-    first = store.claim("t", "c1", T0)
-    state = store._threads["t"]
-    assert (state.first_call, state.first_decision, state.more_calls) == ("c1", first, None)
-    assert store.claim("t", "c1", T0 + 5) == first
-    store.claim("t", "c2", T0 + 6)
-    assert state.first_call == "c1" and list(state.more_calls or {}) == ["c2"]
+    first = store.claim("t", "call_é1", T0)
+    key = sessions.thread_key("t")
+    assert isinstance(store._threads[key], int)
+    assert sessions._unpack(store._threads[key]) == (T0, T0, "call_é1")
+    assert store.claim("t", "call_é1", T0 + 5) == first  # the opener again: the same decision
+    inside = store.claim("t", "c2", T0 + 6)
+    assert inside == SessionDecision(False, False, T0) and isinstance(store._threads[key], int)
+    assert sessions._unpack(store._threads[key] & ~1) == (T0, T0 + 6, "call_é1")
+    assert store.claim("t", "c2", T0 + 6) == inside  # not remembered, decided again: the same
+    assert store.claim("t", "c3", T0 + 2 * 60 * MIN).opened  # a second session: kept in full
+    assert isinstance(store._threads[key], sessions._ThreadSessions)
+    assert store.claim("t", "call_é1", T0) == first and store.claim("t", "c2", T0 + 6) == inside
+
+
+def test_what_does_not_fit_a_packed_int_is_kept_in_full() -> None:
+    store = MemorySessionStore()
+    for thread, call, ts in (("t1", "c" * 300, T0), ("t2", "c\ud800", T0), ("t3", "c", -5)):
+        first = store.claim(thread, call, ts)
+        assert first.opened and isinstance(store._threads[sessions.thread_key(thread)], sessions._ThreadSessions)
+        assert store.claim(thread, call, ts) == first
 
 
 def test_memory_store_is_bounded() -> None:
     store = MemorySessionStore(max_threads=2)
     for i in range(5):
         store.claim(f"t{i}", f"c{i}", T0)
-    assert len(store._threads) == 2
+    assert store.threads == 2 and len(store._queue) == 2
+
+
+def test_a_thread_claimed_again_gets_a_second_chance() -> None:
+    store = MemorySessionStore(max_threads=2)
+    store.claim("t0", "c0", T0)
+    store.claim("t1", "c1", T0)
+    store.claim("t0", "c0b", T0 + 1)  # t0 claimed again: not the next one dropped
+    store.claim("t2", "c2", T0 + 2)
+    assert sessions.thread_key("t0") in store._threads and sessions.thread_key("t1") not in store._threads
+    assert store.live_evictions == 1
 
 
 def test_10001_live_threads_keep_their_sessions_and_claims_stay_idempotent() -> None:

@@ -173,7 +173,7 @@ class OpenAISpendInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         chosen = settings.session_store
         key = (id(chosen) if chosen is not None and not isinstance(chosen, str) else chosen, settings.redis_url,
                settings.session_window_s, settings.session_idle_s, settings.session_lateness_s,
-               settings.session_max_threads)
+               settings.session_max_threads, settings.claims_max_entries)
         kept = self._sessions
         if kept is None or kept[0] != key:
             kept = self._sessions = (key, session_store(settings, lambda: self._on_session_eviction()))

@@ -48,8 +48,9 @@ class Settings:
     expiry_grace_s: float = field(default=60.0, metadata={
         "doc": "Past expires_at, before a run never seen to finish is ended, seconds.",
         "min": 0.0, "max": 86_400.0, "env": True})
-    max_tracked_runs: int = field(default=10_000, metadata={
-        "doc": "Runs and responses tracked at once; past it the oldest is ended and counted.",
+    max_tracked_runs: int = field(default=4_000, metadata={
+        "doc": "Runs and responses tracked at once, each (~2.6 KB a run, ~1.3 KB a response: ~15.5 MB at "
+               "the default); past it the oldest is ended and counted.",
         "min": 1, "max": 10_000_000, "env": True})
     trace_observed_runs: bool = field(default=False, metadata={
         "doc": "Spans for runs and responses created elsewhere and only observed here.", "env": True})
@@ -77,8 +78,14 @@ class Settings:
     session_lateness_s: float = field(default=3600.0, metadata={
         "doc": "In-memory store: how long past a session's window its calls may arrive, seconds.",
         "min": 0.0, "max": 604_800.0, "env": True})
-    session_max_threads: int = field(default=100_000, metadata={
-        "doc": "In-memory store: threads kept; past it, live evictions are counted.",
+    session_max_threads: int = field(default=50_000, metadata={
+        "doc": "In-memory store: threads kept (~170 B a thread: ~8.4 MB at the default); past it, live "
+               "evictions are counted.",
+        "min": 1, "max": 100_000_000, "env": True})
+    claims_max_entries: int = field(default=20_000, metadata={
+        "doc": "In-memory store: container claims, container deletions and response claims kept, each "
+               "(~115, ~120 and ~80 B an entry: ~6.3 MB at the default); past it the oldest is dropped, and "
+               "a container claim dropped before its settlement is counted.",
         "min": 1, "max": 100_000_000, "env": True})
     session_store: Any = field(default=None, metadata={
         "doc": "A SessionStore, or memory / redis (the environment's spelling).", "env": True})
@@ -104,8 +111,9 @@ class Settings:
         "doc": "Callable returning API time in seconds, for container expiry and deletion; time.time "
                "(instrument() only).",
         "env": False})
-    history_max_bytes: int = field(default=32 << 20, metadata={
-        "doc": "Thread history kept for estimates (token counts, not texts), bytes.",
+    history_max_bytes: int = field(default=8 << 20, metadata={
+        "doc": "Thread history kept for estimates (token counts, not texts), bytes (8 MiB: ~8.4 MB); a "
+               "thread dropped is read again when next estimated.",
         "min": 0, "max": 1 << 40, "env": True})
     regional_processing: bool = field(default=False, metadata={
         "doc": "Every request is regional processing (a data-residency project reached through api.openai.com); "

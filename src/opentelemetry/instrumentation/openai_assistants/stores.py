@@ -33,5 +33,7 @@ def session_store(settings: Settings, on_eviction: Optional[Callable[[], None]] 
                                      timeout_s=settings.redis_timeout_s)
         except Exception as error:
             logger.warning("openai-assistants: Redis session store unavailable, using memory: %s", error)
-    return MemorySessionStore(window_s=window, idle_s=idle, lateness_s=int(settings.session_lateness_s),
-                              max_threads=settings.session_max_threads, on_live_eviction=on_eviction)
+    store = MemorySessionStore(window_s=window, idle_s=idle, lateness_s=int(settings.session_lateness_s),
+                               max_threads=settings.session_max_threads, on_live_eviction=on_eviction)
+    store.max_containers = settings.claims_max_entries
+    return store

@@ -23,13 +23,14 @@ conflict.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, Union
+
+from .digests import DigestMap, digest
 
 ZERO = Decimal(0)
-MAX_CONTAINERS = 100_000  # memory store: oldest claims forgotten beyond this (a claim that late may bill again)
+MAX_CONTAINERS = 20_000  # memory store: oldest claims forgotten beyond this (a claim that late may bill again)
 
 
 @dataclass(frozen=True)
@@ -60,57 +61,88 @@ def settle(billed: Decimal, settled: bool, total_usd: Decimal, final: bool) -> C
     return ContainerClaim(max(ZERO, total_usd - billed), billed, final and not settled)
 
 
+Billed = Union[int, tuple[Decimal, bool]]  # packed (see _pack_billed) or, when it does not fit, as is
+
+
+def _pack_billed(usd: Decimal, settled: bool) -> Billed:
+    """What a container was billed, exactly, as one small int (~32 B instead of a ~160 B tuple and
+    Decimal): the amount's digits, its exponent (-255..0), then the settled flag."""
+    sign, digits, exponent = usd.as_tuple()
+    if sign or not isinstance(exponent, int) or not -255 <= exponent <= 0:
+        return usd, settled
+    units = int("".join(map(str, digits)))
+    return (units << 8 | -exponent) << 1 | settled
+
+
+def _unpack_billed(billed: Billed) -> tuple[Decimal, bool]:
+    if isinstance(billed, tuple):
+        return billed
+    rest = billed >> 1
+    digits = tuple(int(c) for c in str(rest >> 8))
+    return Decimal((0, digits, -(rest & 0xFF))), bool(billed & 1)
+
+
 class _MemoryClaims:
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self.lock = threading.Lock()
-        self.billed: OrderedDict[str, tuple[Decimal, bool]] = OrderedDict()
-        self.deleted: OrderedDict[str, int] = OrderedDict()  # container id -> earliest deletion seen
-        self.responses: OrderedDict[str, bool] = OrderedDict()  # response ids billed
+        self.billed: DigestMap[Billed] = DigestMap(limit)  # container digest -> what it was billed
+        self.deleted: DigestMap[int] = DigestMap(limit)  # container digest -> earliest deletion seen
+        self.responses: DigestMap[bool] = DigestMap(limit)  # digests of the response ids billed
+        self.live_claims_dropped = 0  # unsettled container claims dropped at the bound
 
 
 class MemoryContainerClaims:
-    """Container claims of one process (mixed into ``MemorySessionStore``). Thread-safe."""
+    """Container claims of one process (mixed into ``MemorySessionStore``). Thread-safe.
+
+    Ids are kept as 128-bit digests (``digests.py``) and amounts packed; each map keeps at most
+    ``max_containers`` (``MAX_CONTAINERS`` unless the owner sets it), the oldest dropped first with a
+    second chance for one used again. A dropped claim of a container not yet settled is counted in
+    ``live_claims_dropped``: a later claim of that container would bill its whole total again.
+    """
+
+    max_containers: int = MAX_CONTAINERS
 
     def _container_claims(self) -> _MemoryClaims:
         state = self.__dict__.get("_container_claim_state")
         if state is None:  # dict.setdefault is atomic: one state even when threads race here
-            state = self.__dict__.setdefault("_container_claim_state", _MemoryClaims())
+            state = self.__dict__.setdefault("_container_claim_state", _MemoryClaims(self.max_containers))
         return state  # type: ignore[no-any-return]
 
+    @property
+    def live_claims_dropped(self) -> int:
+        return self._container_claims().live_claims_dropped
+
     def claim_container(self, container_id: str, total_usd: Decimal, final: bool) -> ContainerClaim:
+        key = digest(container_id)
         state = self._container_claims()
         with state.lock:
-            billed, settled = state.billed.get(container_id, (ZERO, False))
+            known = state.billed.get(key)
+            billed, settled = _unpack_billed(known) if known is not None else (ZERO, False)
             claim = settle(billed, settled, total_usd, final)
-            state.billed[container_id] = (claim.total_usd, settled or final)
-            state.billed.move_to_end(container_id)
-            while len(state.billed) > MAX_CONTAINERS:
-                state.billed.popitem(last=False)
+            dropped = state.billed.put(key, _pack_billed(claim.total_usd, settled or final))
+            state.live_claims_dropped += sum(not _unpack_billed(d)[1] for d in dropped)
             return claim
 
     def note_deletion(self, container_id: str, deleted_at: int) -> None:
+        key = digest(container_id)
         state = self._container_claims()
         with state.lock:
-            known = state.deleted.get(container_id)
-            state.deleted[container_id] = deleted_at if known is None else min(known, deleted_at)
-            state.deleted.move_to_end(container_id)
-            while len(state.deleted) > MAX_CONTAINERS:
-                state.deleted.popitem(last=False)
+            known = state.deleted.get(key)
+            state.deleted.put(key, deleted_at if known is None else min(known, deleted_at))
 
     def deletion_of(self, container_id: str) -> Optional[int]:
         state = self._container_claims()
         with state.lock:
-            return state.deleted.get(container_id)
+            return state.deleted.get(digest(container_id))
 
     def claim_response(self, response_id: str) -> bool:
         """True for the first claim of ``response_id`` (bounded: the oldest claims are forgotten)."""
+        key = digest(response_id)
         state = self._container_claims()
         with state.lock:
-            if response_id in state.responses:
+            if key in state.responses:
                 return False
-            state.responses[response_id] = True
-            while len(state.responses) > MAX_CONTAINERS:
-                state.responses.popitem(last=False)
+            state.responses.put(key, True)
             return True
 
 

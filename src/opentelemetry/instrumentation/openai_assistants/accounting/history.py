@@ -67,7 +67,7 @@ class ThreadHistory:
     """
 
     def __init__(
-        self, *, max_threads: int = 1024, max_bytes: int = 32 << 20, page_size: int = 100,
+        self, *, max_threads: int = 1024, max_bytes: int = 8 << 20, page_size: int = 100,
         inbox_bytes: int = INBOX_BYTES,
     ) -> None:
         self._lock = threading.Lock()

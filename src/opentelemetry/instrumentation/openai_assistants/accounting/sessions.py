@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections import OrderedDict
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, Union
 
 from .container_claims import MemoryContainerClaims, RedisContainerClaims
+from .digests import digest
 
 DEFAULT_WINDOW_S = 3600
 DEFAULT_LATENESS_S = 3600  # how long after a session's window a call of it may still be claimed
-DEFAULT_MAX_THREADS = 100_000
+DEFAULT_MAX_THREADS = 50_000
 MAX_SESSIONS_PER_THREAD = 32  # older sessions are forgotten: calls that late are judged without them
 MAX_CALLS_PER_THREAD = 4096
 
@@ -81,17 +82,18 @@ def decide(
 
 
 class _ThreadSessions:
-    """One thread's sessions and decisions, kept small: most threads see one Code Interpreter call,
-    whose decision is held inline; a dict is made only for a thread's second call (saves ~180 B)."""
+    """A thread's sessions and remembered decisions, in full: used once a thread has more than one
+    session or a late call (rare). Most threads are held as one packed integer (:func:`_pack`)."""
 
-    __slots__ = ("first_call", "first_decision", "keep_until", "more_calls", "sessions")
+    __slots__ = ("first_call", "first_decision", "keep_until", "more_calls", "referenced", "sessions")
 
-    def __init__(self) -> None:
-        self.sessions: list[Session] = []
+    def __init__(self, sessions: list[Session], keep_until: int) -> None:
+        self.sessions = sessions
         self.first_call: Optional[str] = None  # the oldest call still remembered
         self.first_decision: Optional[SessionDecision] = None
         self.more_calls: Optional[dict[str, SessionDecision]] = None  # later calls, insertion-ordered
-        self.keep_until = 0  # API time after which no call of this thread's sessions is expected
+        self.keep_until = keep_until  # API time after which no call of this thread's sessions is expected
+        self.referenced = False  # claimed again since it was queued for eviction
 
     def decision(self, call_id: str) -> Optional[SessionDecision]:
         if call_id == self.first_call:
@@ -114,14 +116,59 @@ class _ThreadSessions:
             del self.more_calls[next(iter(self.more_calls))]
 
 
+# A thread with one session is one int: bit 0 "claimed again since queued", bits 1-8 the opening
+# call id's length in UTF-8 bytes, then those bytes (kept exactly: same-second calls are ordered by
+# id), then the last call's offset from the session's start (20 bits), then the start (API seconds).
+_LAST_BITS = 20
+
+
+def _pack(start: int, last: int, opener: str) -> Optional[int]:
+    """One session as one int (~64 B for an API-length call id), or None when it does not fit."""
+    try:
+        raw = opener.encode()
+    except UnicodeEncodeError:
+        return None
+    offset = last - start
+    if start < 0 or not 0 <= offset < 1 << _LAST_BITS or len(raw) > 255:
+        return None
+    return ((((start << _LAST_BITS | offset) << 8 * len(raw)) | int.from_bytes(raw, "big")) << 8 | len(raw)) << 1
+
+
+def _unpack(packed: int) -> tuple[int, int, str]:
+    """The session of a packed thread: (start, last call, opening call id)."""
+    size = packed >> 1 & 0xFF
+    rest = packed >> 9
+    opener = (rest & ((1 << 8 * size) - 1)).to_bytes(size, "big").decode()
+    rest >>= 8 * size
+    start = rest >> _LAST_BITS
+    return start, start + (rest & ((1 << _LAST_BITS) - 1)), opener
+
+
+def thread_key(thread_id: str) -> int:
+    """A thread's key in the memory store: a 128-bit digest of its id (48 B instead of an ~80 B
+    string; a collision is no practical risk, see ``digests.py``)."""
+    return digest(thread_id)
+
+
+_Record = Union[int, _ThreadSessions]
+
+
 class MemorySessionStore(MemoryContainerClaims):
     """In-process store, thread-safe, kept by time and bounded in size.
 
     A thread's decisions are kept until ``lateness_s`` past the end of its last session's window, by
     the store's clock: the newest API timestamp it was asked about (so replays of old runs work).
-    Memory is bounded by ``max_threads``: past it the least recently claimed thread is dropped, and
-    if its session could still get calls that is a *live eviction* (counted in ``live_evictions``,
-    reported to ``on_live_eviction``): a later call of it may be billed a second session.
+    Memory is bounded by ``max_threads``: past it the least recently queued thread is dropped (a
+    thread claimed again since it was queued goes to the back once: a second chance), and if its
+    session could still get calls that is a *live eviction* (counted in ``live_evictions``, reported
+    to ``on_live_eviction``): a later call of it may be billed a second session.
+
+    Kept small, since a thread is kept for the whole window plus lateness: a thread with one session
+    is one packed int under a 128-bit digest of its id (:func:`thread_key`). The opening call's
+    decision is derived from it (its id is kept), and calls inside the session are not remembered:
+    deciding such a call again from its API timestamp gives the same decision (its session's start
+    and opener do not change, the last call only moves later). A late call or a second session turns
+    the thread into a :class:`_ThreadSessions`, which remembers every decision as before.
     """
 
     def __init__(
@@ -141,7 +188,8 @@ class MemorySessionStore(MemoryContainerClaims):
         self.live_evictions = 0
         self._now = 0
         self._lock = threading.Lock()
-        self._threads: OrderedDict[str, _ThreadSessions] = OrderedDict()  # least recently claimed first
+        self._threads: dict[int, _Record] = {}  # thread_key -> packed session or full record
+        self._queue: deque[int] = deque()  # the same keys, oldest queued first (eviction order)
 
     @property
     def threads(self) -> int:
@@ -150,33 +198,82 @@ class MemorySessionStore(MemoryContainerClaims):
 
     def claim(self, thread_id: str, call_id: str, call_ts: int) -> SessionDecision:
         ts = int(call_ts)
+        key = thread_key(thread_id)
         with self._lock:
             self._now = max(self._now, ts)
-            state = self._threads.get(thread_id)
-            if state is None:
-                state = self._threads[thread_id] = _ThreadSessions()
+            record = self._threads.get(key)
+            if record is None:
+                decision = SessionDecision(True, False, ts)
+                self._threads[key] = self._opened(ts, call_id, decision)
+                self._queue.append(key)
+            elif isinstance(record, int):
+                decision = self._claim_packed(key, record, call_id, ts)
             else:
-                self._threads.move_to_end(thread_id)
-            decision = state.decision(call_id)
-            if decision is None:
-                decision, state.sessions = decide(state.sessions, ts, self.window_s, self.idle_s, call_id)
-                state.remember(call_id, decision)
-                state.keep_until = max(s[0] for s in state.sessions) + self.window_s + self.lateness_s
+                decision = self._claim_full(record, call_id, ts)
             live = self._expire()
         for _ in range(live):
             self._count_live_eviction()
         return decision
 
+    def _opened(self, ts: int, call_id: str, decision: SessionDecision) -> _Record:
+        packed = _pack(ts, ts, call_id)
+        if packed is not None:
+            return packed
+        state = _ThreadSessions([[ts, ts, call_id]], ts + self.window_s + self.lateness_s)
+        state.remember(call_id, decision)
+        return state
+
+    def _claim_packed(self, key: int, packed: int, call_id: str, ts: int) -> SessionDecision:
+        start, last, opener = _unpack(packed)
+        if call_id == opener:
+            self._threads[key] = packed | 1
+            return SessionDecision(True, False, start)
+        decision, sessions = decide([[start, last, opener]], ts, self.window_s, self.idle_s, call_id)
+        if not decision.opened and not decision.late:
+            repacked = _pack(start, sessions[0][1], opener)
+            if repacked is not None:
+                self._threads[key] = repacked | 1
+                return decision
+        state = _ThreadSessions(sessions, 0)
+        state.remember(opener, SessionDecision(True, False, start))
+        self._threads[key] = state
+        self._remember(state, call_id, decision)
+        return decision
+
+    def _claim_full(self, state: _ThreadSessions, call_id: str, ts: int) -> SessionDecision:
+        state.referenced = True
+        decision = state.decision(call_id)
+        if decision is None:
+            decision, state.sessions = decide(state.sessions, ts, self.window_s, self.idle_s, call_id)
+            self._remember(state, call_id, decision)
+        return decision
+
+    def _remember(self, state: _ThreadSessions, call_id: str, decision: SessionDecision) -> None:
+        state.remember(call_id, decision)
+        state.referenced = True
+        state.keep_until = max(s[0] for s in state.sessions) + self.window_s + self.lateness_s
+
+    def _keep_until(self, record: _Record) -> int:
+        if isinstance(record, int):
+            return _unpack(record)[0] + self.window_s + self.lateness_s
+        return record.keep_until
+
     def _expire(self) -> int:
-        """Drop threads past their time (from the oldest claimed, amortised O(1)), then past the
-        size bound; return how many of the latter still had a live session."""
-        threads = self._threads
-        while threads and next(iter(threads.values())).keep_until <= self._now:
-            threads.popitem(last=False)
+        """Drop threads past their time (from the oldest queued, amortised O(1)), then past the size
+        bound; return how many of the latter still had a live session."""
+        threads, queue = self._threads, self._queue
+        while queue and self._keep_until(threads[queue[0]]) <= self._now:
+            del threads[queue.popleft()]
         live = 0
         while len(threads) > self._max:
-            _, dropped = threads.popitem(last=False)
-            live += dropped.keep_until > self._now
+            key = queue.popleft()
+            record = threads[key]
+            if _referenced(record):  # claimed since it was queued: a second chance, at the back
+                threads[key] = _unreferenced(record)
+                queue.append(key)
+                continue
+            del threads[key]
+            live += self._keep_until(record) > self._now
         return live
 
     def _count_live_eviction(self) -> None:
@@ -184,6 +281,17 @@ class MemorySessionStore(MemoryContainerClaims):
         if self._on_live_eviction is not None:
             with contextlib.suppress(Exception):  # a metric failure must not fail a claim
                 self._on_live_eviction()
+
+
+def _referenced(record: _Record) -> bool:
+    return bool(record & 1) if isinstance(record, int) else record.referenced
+
+
+def _unreferenced(record: _Record) -> _Record:
+    if isinstance(record, int):
+        return record & ~1
+    record.referenced = False
+    return record
 
 
 # KEYS[1]: the thread's sessions (JSON list of [start, last, opener id]); KEYS[2]: hash call id ->
