@@ -3,6 +3,10 @@
 Threads, not the app's event loop: work scheduled on the app's loop dies when ``asyncio.run()``
 returns. The pool is rebuilt in a forked child (pre-forking servers), bounded in concurrency and
 queue length, and drained by ``drain()`` (``force_flush`` and interpreter exit).
+
+Handing work over is on the caller's path of every finished call, so it is a count under a lock and
+a put on a ``SimpleQueue`` (no ``Future``, no condition, no semaphore: those are Python code); a
+worker is started only when no idle one can take the job.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import logging
 import os
 import threading
 import weakref
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from queue import SimpleQueue
 from typing import Any, Callable, Optional
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 logger = logging.getLogger(__name__)
+
+Job = Optional[tuple[Callable[..., Any], tuple[Any, ...]]]  # None: a worker's signal to stop
 
 
 class Background:
@@ -25,29 +31,75 @@ class Background:
         self._queue_size = max(1, queue_size)
         self._tick_s = tick_s
         self._on_tick = on_tick
-        self._lock = threading.Lock()
-        self._pending: set[Future[Any]] = set()
-        self._queued = 0  # submitted, not yet started: what the queue bound counts
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._ticker: Optional[threading.Thread] = None
-        self._stop = threading.Event()
+        self._start()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _call_if_alive(ref))
 
+    def _start(self) -> None:
+        """A fresh pool: no threads yet, nothing queued (at creation, and in a forked child)."""
+        self._lock = threading.Lock()
+        self._idle_or_done = threading.Condition(self._lock)
+        self._jobs: SimpleQueue[Job] = SimpleQueue()
+        self._queued = 0  # submitted, not yet started: what the queue bound counts
+        self._unfinished = 0  # submitted, not yet finished: what ``drain`` waits for
+        self._idle = 0  # workers waiting for a job
+        self._workers: list[threading.Thread] = []
+        self._ticker: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._stopped = False  # ``_stop`` read without a call on the caller's path
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
         """Run ``fn`` in the pool with instrumentation suppressed; ``False`` when the queue is full."""
         with self._lock:
-            if self._queued >= self._queue_size or self._stop.is_set():
-                return False
-            try:
-                future = self._pool().submit(self._run, fn, args)
-            except RuntimeError:  # the pool refuses work once the interpreter is shutting down
+            if self._queued >= self._queue_size or self._stopped:
                 return False
             self._queued += 1
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+            self._unfinished += 1
+            grow = self._queued > self._idle and len(self._workers) < self._concurrency
+        if grow and not self._grow():
+            with self._lock:
+                self._queued -= 1
+                self._unfinished -= 1
+            return False
+        self._jobs.put((fn, args))
         return True
+
+    def _grow(self) -> bool:
+        """One more worker (and the sweep's ticker on first use); ``False`` when none can run at all."""
+        with self._lock:
+            if len(self._workers) >= self._concurrency:
+                return True  # another caller started it meanwhile
+            worker = threading.Thread(target=self._work, name="otel-openai-assistants", daemon=True)
+            try:
+                worker.start()
+            except RuntimeError:  # no new thread once the interpreter is shutting down
+                return bool(self._workers)
+            self._workers.append(worker)
+            self._start_ticker()
+        return True
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None and self._tick_s > 0:
+            self._ticker = threading.Thread(target=self._tick, name="otel-openai-assistants-sweep", daemon=True)
+            self._ticker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            if job is None:
+                return
+            try:
+                self._run(*job)
+            finally:
+                with self._idle_or_done:
+                    self._unfinished -= 1
+                    if not self._unfinished:
+                        self._idle_or_done.notify_all()
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         with self._lock:
@@ -58,18 +110,6 @@ class Background:
         except Exception:
             logger.debug("openai-assistants background work failed", exc_info=True)
 
-    def _done(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self._concurrency, thread_name_prefix="otel-openai-assistants")
-        if self._ticker is None and self._tick_s > 0:
-            self._ticker = threading.Thread(target=self._tick, name="otel-openai-assistants-sweep", daemon=True)
-            self._ticker.start()
-        return self._executor
-
     def _tick(self) -> None:
         while not self._stop.wait(self._tick_s):
             try:
@@ -78,48 +118,33 @@ class Background:
                 logger.debug("openai-assistants sweep failed", exc_info=True)
 
     def ensure_ticking(self) -> None:
-        if self._executor is not None and (self._ticker is not None or self._tick_s <= 0):
+        if self._ticker is not None or self._tick_s <= 0:
             return  # already running (every tracked run asks): no lock on the caller's path
         with self._lock:
-            self._pool()
+            if not self._stopped:
+                self._start_ticker()
 
     def drain(self, timeout_s: float) -> bool:
         """Wait for queued work, including work that queued work submits; ``True`` when all done."""
-        deadline = threading.Event()
-        timer = threading.Timer(timeout_s, deadline.set)
-        timer.daemon = True
-        timer.start()
-        try:
-            while not deadline.is_set():
-                with self._lock:
-                    pending = set(self._pending)
-                if not pending:
-                    return True
-                wait(pending, timeout=0.05)
-            return False
-        finally:
-            timer.cancel()
+        with self._idle_or_done:
+            return self._idle_or_done.wait_for(lambda: not self._unfinished, timeout_s)
 
     def pending(self) -> int:
         with self._lock:
-            return len(self._pending)
+            return self._unfinished
 
     def shutdown(self, timeout_s: float) -> None:
         self.drain(timeout_s)
         self._stop.set()
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)
+            self._stopped = True
+            workers, self._workers = self._workers, []
+        for _ in workers:
+            self._jobs.put(None)
 
     def _forget_parent_threads(self) -> None:
         """In a forked child the parent's threads are gone: start afresh on first use."""
-        self._lock = threading.Lock()
-        self._pending = set()
-        self._queued = 0
-        self._executor = None
-        self._ticker = None
-        self._stop = threading.Event()
+        self._start()
 
 
 def _call_if_alive(ref: weakref.ref[Background]) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from ..fields import fields, get, integer, items, metadata, page_items, provider_of, server_of, text
 from ..model import Assistant, Message, Run, Step, ToolCall, ToolDefinition, Usage
+from .state import RunState
 
 __all__ = ["fields", "get", "integer", "items", "metadata", "page_items", "provider_of", "server_of", "text"]
 
@@ -92,6 +93,31 @@ def run(obj: Any) -> Optional[Run]:
         metadata=metadata(obj),
         function_calls=[c for c in (_required_call(raw) for raw in items(required)) if c],
     )
+
+
+def created_run(obj: Any, f: Any) -> Optional[Run]:
+    """The fields of a run just created in a steady status (``f``: its fields) that its tracking reads on
+    the caller's path (its ids, status, start, expiry and metadata); the rest is read later from the SDK
+    object itself (``read_deferred``), unless a later snapshot of the run replaces this record first."""
+    ident, thread_id, status = text(f.get("id")), text(f.get("thread_id")), text(f.get("status"))
+    if not ident or not thread_id or not status:
+        return None
+    return Run(id=ident, thread_id=thread_id, status=status, assistant_id=text(f.get("assistant_id")),
+               started_at=integer(f.get("started_at")), expires_at=integer(f.get("expires_at")),
+               metadata=metadata(obj))
+
+
+def read_deferred(state: RunState) -> None:
+    """Off the caller's path, once a run has ended: what its tracking left unread there (the created
+    run's SDK object, when no later snapshot replaced its record; the client's server)."""
+    obj, state.returned = state.returned, None
+    if obj is not None:
+        record = run(obj)
+        if record is not None:
+            state.run = record
+    if not state.server_read:
+        state.server_read = True
+        state.server_address, state.server_port = server_of(state.client)
 
 
 def _required_call(obj: Any) -> Optional[ToolCall]:

@@ -15,6 +15,7 @@ from ..background import Background
 from ..config import Settings
 from ..forking import in_child_after_fork, renew_locks
 from ..telemetry import Telemetry
+from . import observe
 from .fetch import Fetcher
 from .report import RunReporter
 from .state import RunState
@@ -44,6 +45,7 @@ class RunFinisher:
     def __call__(self, state: RunState) -> None:
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("run", "dropped")
+            observe.read_deferred(state)
             state.accounted = "queue_full"
             self._emit(state, self._cheap_account(state))
 
@@ -58,6 +60,7 @@ class RunFinisher:
 
     def _complete(self, state: RunState) -> None:
         deadline = time.monotonic() + self._settings.enrichment_timeout_s
+        observe.read_deferred(state)
         account = None
         try:
             if state.end_reason == "unobserved":
