@@ -123,7 +123,7 @@ class RunTracker:
         if kind == "thread.run":
             if self._unchanged(obj, f) or self._created_steady(call, obj, f):
                 return
-            run = observe.run(obj)
+            run = observe.run(obj, f)
             if run is not None:
                 self.observe_run(call, run, created=self.is_creation(call))
         elif kind == "thread.run.step":
@@ -158,21 +158,16 @@ class RunTracker:
                 and observe.metadata(obj) == last.metadata)
 
     def _created_steady(self, call: Call, obj: Any, f: Any) -> bool:
-        """A creation that returns a run still queued or in progress (``runs.create``): tracked from the
-        few fields its tracking reads (``observe.created_run``), the SDK object kept to be read in full
-        off the caller's path. ``False``: not that case; the full record is built."""
+        """A creation that returns a run still queued or in progress (``runs.create``): its record is
+        built without the fields that come only with other statuses (``observe.run(steady=True)``).
+        ``False``: not that case; the full record is built."""
         status = f.get("status")
         if not isinstance(status, str) or status not in _STEADY or not self.is_creation(call):
             return False
-        run = observe.created_run(obj, f)
+        run = observe.run(obj, f, steady=True)
         if run is None:
             return False
-        with self._lock:
-            if run.id in self._runs:
-                return False
-            self._track(call, run).returned = obj
-        if self._evicted:
-            self._finish_evicted()
+        self.observe_run(call, run, created=True)
         return True
 
     def observe_assistant(self, call: Call, assistant: Optional[Assistant]) -> None:
@@ -204,7 +199,7 @@ class RunTracker:
                     return
                 state = self._track(call, run)
             run.function_calls = _carried_calls(state.run.function_calls, run.function_calls)
-            state.run, state.returned = run, None
+            state.run = run
             if run.status == "requires_action":
                 for call_id in run.required_tool_call_ids:
                     state.awaiting_ns.setdefault(call_id, now)

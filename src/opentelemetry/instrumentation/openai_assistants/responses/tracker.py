@@ -125,37 +125,32 @@ class ResponseTracker:
 
     def _observe_unread(self, call: Call, obj: Any, f: Any, ident: str, status: str) -> bool:
         """A response observed without building its record on the caller's path. A poll that tells
-        nothing new (still queued or in progress) is only life. Otherwise the SDK object itself is kept
-        in the state, to be read into its record off the caller's path once the response has ended
-        (``observe.read_returned``); until then the state's record holds what its tracking reads (id,
-        status, background). So a creation that returns an ended response (most plain creates) costs
-        the id and status test, the function call ids a later response may link to, and the hand-over.
-        ``False``: built now (a response not seen before that is not a creation, or one seen again after
-        it ended unobserved, go through ``observe_response``; so does every change with
-        ``trace_observed_runs``, which remembers end times from the record)."""
-        steady, created, now = status in _STEADY, self.is_creation(call), time.time_ns()
+        nothing new (still queued or in progress) is only life. An ended response (most plain creates
+        return one) is finished with the SDK object itself kept in its state, read into its record off
+        the caller's path (``observe.read_returned``): the caller's path keeps the id and status test,
+        the function call ids a later response may link to, and the hand-over. ``False``: built now (a
+        snapshot of a response still running, kept in its state meanwhile; a response not seen before
+        that is not a creation, or seen again after it ended unobserved, which ``observe_response``
+        decides on; any with ``trace_observed_runs``, which remembers end times from the record)."""
+        steady, now = status in _STEADY, time.time_ns()
         with self._lock:
             state = self._live.get(ident)
             if state is not None and steady and state.response.status == status:
                 state.seen_ns = now  # alive: its deadline moves on
                 return True
-            if self.settings.trace_observed_runs or (state is None and (not created or ident in self._unseen)):
+            created = self.is_creation(call)
+            if steady or self.settings.trace_observed_runs or (
+                    state is None and (not created or ident in self._unseen)):
                 return False
             record = Response(id=ident, status=status, background=f.get("background") is True)
             if state is None:
-                state = self._track(call, record) if steady else self._new_state(call, record, read_request=False)
+                state = self._new_state(call, record, read_request=False)
             if created:
                 call.state["response"] = ident
-            state.response, state.returned, state.seen_ns = record, obj, now
-            finished = not steady and state.ended_ns is None
-            if finished:
-                state.ended_ns = now
-                state.returned_calls = observe.function_call_ids(f.get("output"))
-                self._live.pop(ident, None)
-        if self._evicted:
-            self._finish_evicted()
-        if finished:
-            self._finish(state)
+            state.response, state.returned, state.seen_ns, state.ended_ns = record, obj, now, now
+            state.returned_calls = observe.function_call_ids(f.get("output"))
+            self._live.pop(ident, None)
+        self._finish(state)
         return True
 
     def observe_response(self, call: Call, response: Response, created: bool, at_ns: Optional[int] = None) -> None:
