@@ -52,15 +52,26 @@ class FrontEnd(Protocol):
     def stream_opened(self, call: Call) -> Optional[StreamWatcher]: ...
 
 
+_UNKNOWN = object()
+_CLAIMS_KEPT = 512  # paths whose claimant is remembered; most calls repeat a few (a creation's)
+
+
 class Registry:
-    """The front ends in use, asked in order which one claims a path."""
+    """The front ends in use, asked in order which one claims a path. The answer is remembered per
+    path (a bounded map, emptied when full): a creation's path is the same on every call."""
 
     def __init__(self, front_ends: tuple[FrontEnd, ...] = ()) -> None:
         self.front_ends = front_ends
         self.enabled = True
+        self._claimed: dict[str, Optional[FrontEnd]] = {}
 
     def claimant(self, path: str) -> Optional[FrontEnd]:
-        for front_end in self.front_ends:
-            if front_end.claims(path):
-                return front_end
-        return None
+        claimed = self._claimed
+        known = claimed.get(path, _UNKNOWN)  # one lookup: another thread may empty the map meanwhile
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        found = next((f for f in self.front_ends if f.claims(path)), None)
+        if len(claimed) >= _CLAIMS_KEPT:
+            claimed.clear()
+        claimed[path] = found
+        return found

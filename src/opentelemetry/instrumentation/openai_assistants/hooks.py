@@ -22,6 +22,12 @@ from opentelemetry import context as otel_context
 from .eventroutes import KEEP, KEPT_MAX, WATCH
 from .frontends import Call, FrontEnd, Registry, StreamWatcher
 
+try:  # the keys ``is_instrumentation_enabled`` reads, to read them on a context already at hand
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY
+except ImportError:  # an API without it: its own check is used
+    _SUPPRESS_KEY = None  # type: ignore[assignment]
+_SUPPRESS_KEY_PLAIN = "suppress_instrumentation"
+
 logger = logging.getLogger(__name__)
 
 _current: ContextVar[Optional[Call]] = ContextVar("openai_assistants_call", default=None)
@@ -38,7 +44,8 @@ def _safe(what: str, fn: Callable[..., Any], *args: Any) -> Any:
         return None
 
 
-def _call_from_options(registry: Registry, client: Any, options: Any) -> Optional[Call]:
+def _call_from_options(registry: Registry, client: Any, options: Any,
+                       context: Optional[otel_context.Context] = None) -> Optional[Call]:
     url = getattr(options, "url", None)
     if not isinstance(url, str):
         return None
@@ -55,7 +62,7 @@ def _call_from_options(registry: Registry, client: Any, options: Any) -> Optiona
         path=path,
         body=body if isinstance(body, dict) else {},
         started_ns=time.time_ns(),
-        context=otel_context.get_current(),
+        context=otel_context.get_current() if context is None else context,
         client=client,
         front_end=front_end,
     )
@@ -65,44 +72,59 @@ def _active(registry: Registry) -> bool:
     return registry.enabled and is_instrumentation_enabled()
 
 
+def _enabled_in(context: otel_context.Context) -> bool:
+    """``is_instrumentation_enabled`` on a context already read: one read of the context per call
+    (the API's check reads it again for each of its two keys)."""
+    if _SUPPRESS_KEY is None:
+        return is_instrumentation_enabled()
+    return not (context.get(_SUPPRESS_KEY) or context.get(_SUPPRESS_KEY_PLAIN))
+
+
 def _front_end(call: Call) -> FrontEnd:
     assert call.front_end is not None  # set by _call_from_options
     return call.front_end
 
 
 # --- request: the call's start, parent context and outcome ------------------------------------
-
-
-def _options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return args[1] if len(args) > 1 else kwargs.get("options")
-
-
-def _needs_call(registry: Registry, options: Any) -> bool:
-    """Reads (every poll) need no call record: what they return is observed at parse time."""
-    return getattr(options, "method", None) != "get" and _active(registry)
+# The request and parse hooks run on every call on the app's thread: each step is inlined (no
+# ``_safe`` frames, one read of the context) since their Python calls are the caller's overhead.
 
 
 def _begin(registry: Registry, instance: Any, options: Any) -> Any:
-    """The call record of a request that needs one (``_needs_call``), made current."""
-    call = _safe("reading a request", _call_from_options, registry, instance, options)
-    if call is None:
+    """The call record of a request that is not a read, made current. Reads (every poll) need none:
+    what they return is observed at parse time; the wrappers test that inline (a read pays no call)."""
+    try:
+        context = otel_context.get_current()
+        call = _call_from_options(registry, instance, options, context) if _enabled_in(context) else None
+    except Exception:  # never let our own failure reach the app
+        logger.debug("openai-assistants instrumentation: reading a request failed", exc_info=True)
         return None
-    _safe("starting a call", _front_end(call).call_started, call)
-    return call, _current.set(call)
+    if call is None or call.front_end is None:
+        return None
+    try:
+        call.front_end.call_started(call)
+    except Exception:
+        logger.debug("openai-assistants instrumentation: starting a call failed", exc_info=True)
+    return call, call.front_end, _current.set(call)
 
 
 def _end(began: Any, error: Optional[BaseException]) -> None:
     if began is None:
         return
-    call, token = began
+    call, front_end, token = began
     _current.reset(token)
-    _safe("ending a call", _front_end(call).call_ended, call, error)
+    try:
+        front_end.call_ended(call, error)
+    except Exception:
+        logger.debug("openai-assistants instrumentation: ending a call failed", exc_info=True)
 
 
 def sync_request(registry: Registry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        options = _options(args, kwargs)
-        began = _begin(registry, instance, options) if _needs_call(registry, options) else None
+        options = args[1] if len(args) > 1 else kwargs.get("options")
+        if getattr(options, "method", None) == "get" or not registry.enabled:
+            return wrapped(*args, **kwargs)
+        began = _begin(registry, instance, options)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as error:
@@ -116,8 +138,8 @@ def sync_request(registry: Registry) -> Callable[..., Any]:
 
 def async_request(registry: Registry) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        options = _options(args, kwargs)
-        if not _needs_call(registry, options):
+        options = args[1] if len(args) > 1 else kwargs.get("options")
+        if getattr(options, "method", None) == "get" or not registry.enabled:
             return wrapped(*args, **kwargs)  # the SDK's own coroutine: no extra frame on every await of a read
 
         async def call() -> Any:
@@ -138,23 +160,28 @@ def async_request(registry: Registry) -> Callable[..., Any]:
 # --- _parse: every object the app reads ---------------------------------------------------------
 
 
-def _call_for(registry: Registry, response: Any) -> Optional[Call]:
-    """The call a response belongs to: the one in flight, else rebuilt for a body parsed later."""
+def _call_for(registry: Registry, response: Any, check: bool = False) -> Optional[Call]:
+    """The call a response belongs to: the one in flight, else rebuilt for a body parsed later.
+    ``check``: a rebuilt call is made only where instrumentation is not suppressed (the call in flight
+    was checked when it began), on the one read of the context the call keeps."""
     options = getattr(response, "_options", None)
     if options is None:
         options = getattr(_parsing.get(), "_options", None)
     current = _current.get()
     if current is not None and options is not None and current.path == str(options.url).lstrip("/"):
         return current
-    return _call_from_options(registry, getattr(response, "_client", None), options)
+    context = otel_context.get_current() if check else None
+    if context is not None and not _enabled_in(context):
+        return None
+    return _call_from_options(registry, getattr(response, "_client", None), options, context)
 
 
 def _observe_parsed(registry: Registry, response: Any, parsed: Any) -> None:
     if getattr(response, "_is_sse_stream", False) or getattr(response, "_stream", False):
         return  # streams are watched event by event
-    call = _call_for(registry, response)
-    if call is not None:
-        _front_end(call).observe(call, parsed)
+    call = _call_for(registry, response, check=True)
+    if call is not None and call.front_end is not None:
+        call.front_end.observe(call, parsed)
 
 
 def parse(registry: Registry, streams_carry_options: bool = True) -> Callable[..., Any]:
@@ -163,8 +190,11 @@ def parse(registry: Registry, streams_carry_options: bool = True) -> Callable[..
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         parsed = wrapped(*args, **kwargs)
-        if _active(registry):
-            _safe("observing a response", _observe_parsed, registry, instance, parsed)
+        if registry.enabled:
+            try:
+                _observe_parsed(registry, instance, parsed)
+            except Exception:  # never let our own failure reach the app
+                logger.debug("openai-assistants instrumentation: observing a response failed", exc_info=True)
         return parsed
 
     def wrapper_lending_options(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from ..fields import fields, get, integer, items, metadata, page_items, provider_of, server_of, text
 from ..model import Assistant, Message, Run, Step, ToolCall, ToolDefinition, Usage
+from .state import RunState
 
 __all__ = ["fields", "get", "integer", "items", "metadata", "page_items", "provider_of", "server_of", "text"]
 
@@ -59,15 +60,15 @@ def assistant(obj: Any) -> Optional[Assistant]:
     )
 
 
-def run(obj: Any) -> Optional[Run]:
-    f = fields(obj)
+def run(obj: Any, f: Any = None, steady: bool = False) -> Optional[Run]:
+    """``f``: the object's fields, when read already. ``steady``: a run still queued or in progress,
+    whose usage, errors, end times and required actions are not read (they come with other statuses)."""
+    f = fields(obj) if f is None else f
     ident, thread_id = text(f.get("id")), text(f.get("thread_id"))
     if not ident or not thread_id:
         return None
-    last_error = f.get("last_error")
     truncation = f.get("truncation_strategy")
-    required = get(get(f.get("required_action"), "submit_tool_outputs"), "tool_calls")
-    return Run(
+    record = Run(
         id=ident,
         thread_id=thread_id,
         status=text(f.get("status")) or "unknown",
@@ -77,21 +78,31 @@ def run(obj: Any) -> Optional[Run]:
         tools=tool_definitions(f.get("tools")),
         created_at=integer(f.get("created_at")),
         started_at=integer(f.get("started_at")),
-        completed_at=integer(f.get("completed_at")),
-        failed_at=integer(f.get("failed_at")),
-        cancelled_at=integer(f.get("cancelled_at")),
         expires_at=integer(f.get("expires_at")),
-        usage=usage(f.get("usage")),
-        error_code=text(get(last_error, "code")),
-        error_message=text(get(last_error, "message")),
-        incomplete_reason=text(get(f.get("incomplete_details"), "reason")),
-        required_tool_call_ids=[i for i in (text(get(c, "id")) for c in items(required)) if i],
         truncation_last_messages=integer(get(truncation, "last_messages"))
         if text(get(truncation, "type")) == "last_messages"
         else None,
         metadata=metadata(obj),
-        function_calls=[c for c in (_required_call(raw) for raw in items(required)) if c],
     )
+    if steady:
+        return record
+    last_error = f.get("last_error")
+    required = items(get(get(f.get("required_action"), "submit_tool_outputs"), "tool_calls"))
+    record.completed_at, record.failed_at = integer(f.get("completed_at")), integer(f.get("failed_at"))
+    record.cancelled_at, record.usage = integer(f.get("cancelled_at")), usage(f.get("usage"))
+    record.error_code, record.error_message = text(get(last_error, "code")), text(get(last_error, "message"))
+    record.incomplete_reason = text(get(f.get("incomplete_details"), "reason"))
+    record.required_tool_call_ids = [i for i in (text(get(c, "id")) for c in required) if i]
+    record.function_calls = [c for c in (_required_call(raw) for raw in required) if c]
+    return record
+
+
+def read_deferred(state: RunState) -> None:
+    """Off the caller's path, once a run has ended: what its tracking left unread there (the client's
+    server)."""
+    if not state.server_read:
+        state.server_read = True
+        state.server_address, state.server_port = server_of(state.client)
 
 
 def _required_call(obj: Any) -> Optional[ToolCall]:

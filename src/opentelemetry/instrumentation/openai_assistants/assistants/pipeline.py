@@ -15,6 +15,7 @@ from ..background import Background
 from ..config import Settings
 from ..forking import in_child_after_fork, renew_locks
 from ..telemetry import Telemetry
+from . import observe
 from .fetch import Fetcher
 from .report import RunReporter
 from .state import RunState
@@ -45,6 +46,7 @@ class RunFinisher:
         # a thread's runs are accounted in the order they ended (which run opened a session)
         if not self._background.submit(self._complete, state, key=state.run.thread_id or None):
             self._telemetry.fetch_outcome("run", "dropped")
+            observe.read_deferred(state)
             state.accounted = "queue_full"
             self._emit(state, self._cheap_account(state))
 
@@ -59,6 +61,7 @@ class RunFinisher:
 
     def _complete(self, state: RunState) -> None:
         deadline = time.monotonic() + self._settings.enrichment_timeout_s
+        observe.read_deferred(state)
         account = None
         try:
             if state.end_reason == "unobserved":

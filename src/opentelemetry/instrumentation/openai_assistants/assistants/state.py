@@ -56,6 +56,7 @@ class RunState:
     submitted_outputs: dict[str, str] = field(default_factory=dict)
     ended_in_stream: bool = False  # the run's end arrived as a stream event
     accounted: Optional[str] = None  # "queue_full": accounted on the caller's path without background reads
+    server_read: bool = False  # the client's server, read off the caller's path (``observe.read_deferred``)
 
     def steps_complete(self) -> bool:
         """The steps seen account for the whole run, however they were observed: their reported usage

@@ -28,7 +28,7 @@ class RunObserver(Protocol):
     def observe_step(self, step: Step, event: Optional[str] = None, at_ns: Optional[int] = None) -> None: ...
     def observe_step_delta(self, run_id: str, step_id: str, delta: Any, at_ns: int) -> None: ...
     def stream_failed(self, run_id: str, error: BaseException) -> None: ...
-    def _unchanged(self, obj: Any) -> bool: ...  # the test a poll of a tracked run passes when it tells nothing new
+    def unchanged(self, obj: Any) -> bool: ...  # the test a poll of a tracked run passes when it tells nothing new
 
 _STEP_PREFIX = "thread.run.step."
 _STEP_DELTA = "thread.run.step.delta"
@@ -99,7 +99,7 @@ class RunStreamWatcher(RoutedWatcher):
                 self._tracker.observe_message(message)
 
     def _run_event(self, name: str, data: Any, now: int) -> None:
-        if self._run_id is not None and name != "thread.run.created" and self._tracker._unchanged(data):
+        if self._run_id is not None and name != "thread.run.created" and self._tracker.unchanged(data):
             return  # e.g. ``thread.run.queued`` right after the creation: read as an unchanged poll is
         run = observe.run(data)
         if run is None:

@@ -103,21 +103,27 @@ class RunTracker:
             self._creation_failed(call, error)
 
     def observe(self, call: Call, parsed: Any) -> None:
-        objects = observe.page_items(parsed) or (parsed,)
-        for obj in objects:
-            self.observe_object(call, obj)
+        f = observe.fields(parsed)
+        data = f.get("data")
+        if f.get("object") == "list" or isinstance(data, list):  # a cursor page
+            for obj in observe.items(data):
+                self.observe_object(call, obj)
+        else:
+            self.observe_object(call, parsed, f)
 
     def stream_opened(self, call: Call) -> RunStreamWatcher:
         return RunStreamWatcher(self, call)
 
     # --- observations ---------------------------------------------------------------------------
 
-    def observe_object(self, call: Call, obj: Any) -> None:
-        kind = observe.get(obj, "object")
+    def observe_object(self, call: Call, obj: Any, f: Any = None) -> None:
+        """One object the app read; ``f``: its fields, when read already."""
+        f = observe.fields(obj) if f is None else f
+        kind = f.get("object")
         if kind == "thread.run":
-            if self._unchanged(obj):
+            if self._unchanged(obj, f) or self._created_steady(call, obj, f):
                 return
-            run = observe.run(obj)
+            run = observe.run(obj, f)
             if run is not None:
                 self.observe_run(call, run, created=self.is_creation(call))
         elif kind == "thread.run.step":
@@ -135,13 +141,16 @@ class RunTracker:
             if thread_id and self.settings.metadata_keys:
                 self.thread_metadata.put(thread_id, self._allowed(observe.metadata(obj)))
 
-    def _unchanged(self, obj: Any) -> bool:
+    def unchanged(self, obj: Any) -> bool:
+        """The stream watcher's test: a run event that tells nothing new."""
+        return self._unchanged(obj, observe.fields(obj))
+
+    def _unchanged(self, obj: Any, f: Any) -> bool:
         """A poll of a tracked run that tells nothing new, the common case: skip building its record.
 
         While a run stays ``queued`` or ``in_progress`` only its start time and metadata can change
         (usage, errors, ends and required actions come with other statuses; the rest is fixed at creation).
         """
-        f = observe.fields(obj)
         status, run_id = f.get("status"), f.get("id")
         if not isinstance(status, str) or status not in _STEADY or not isinstance(run_id, str):
             return False
@@ -151,6 +160,19 @@ class RunTracker:
         return (last is not None and status == last.status
                 and observe.integer(f.get("started_at")) == last.started_at
                 and observe.metadata(obj) == last.metadata)
+
+    def _created_steady(self, call: Call, obj: Any, f: Any) -> bool:
+        """A creation that returns a run still queued or in progress (``runs.create``): its record is
+        built without the fields that come only with other statuses (``observe.run(steady=True)``).
+        ``False``: not that case; the full record is built."""
+        status = f.get("status")
+        if not isinstance(status, str) or status not in _STEADY or not self.is_creation(call):
+            return False
+        run = observe.run(obj, f, steady=True)
+        if run is None:
+            return False
+        self.observe_run(call, run, created=True)
+        return True
 
     def observe_assistant(self, call: Call, assistant: Optional[Assistant]) -> None:
         if assistant is None:
@@ -190,7 +212,8 @@ class RunTracker:
                 state.ended_ns = now
                 state.ended_in_stream = at_ns is not None
                 self._untrack(run)
-        self._finish_evicted()
+        if self._evicted:
+            self._finish_evicted()
         if finished:
             self._finish(state)
 
@@ -224,21 +247,20 @@ class RunTracker:
     # --- life cycle -----------------------------------------------------------------------------
 
     def _new_state(self, call: Call, run: Run) -> RunState:
-        """What is known about a run when it is created: its call, client, assistant and thread."""
+        """What is known about a run when it is created: its call, client, assistant and thread (the
+        client's server is read off the caller's path, ``observe.read_deferred``)."""
         assistant = self.assistants.get(run.assistant_id)
-        address, port = observe.server_of(call.client)
+        inherited = ({**self._allowed(assistant.metadata if assistant else {}),
+                      **self.thread_metadata.get(run.thread_id, {})} if self.settings.metadata_keys else {})
         return RunState(
             run=run,
             parent=call.context,
             started_ns=call.started_ns,
             client=call.client,
             provider=observe.provider_of(call.client),
-            server_address=address,
-            server_port=port,
             request=RunRequest(additional_instructions=observe.text(call.body.get("additional_instructions"))),
             assistant_name=assistant.name if assistant else None,
-            inherited_metadata={**self._allowed(assistant.metadata if assistant else {}),
-                                **self.thread_metadata.get(run.thread_id, {})},
+            inherited_metadata=inherited,
         )
 
     def _track(self, call: Call, run: Run) -> RunState:

@@ -9,8 +9,9 @@ import re
 from typing import Any, Optional
 
 from .. import semconv as sc
-from ..fields import fields, get, integer, items, text
+from ..fields import fields, get, integer, items, server_of, text
 from ..model import Completion, CompletionRequest, ToolCall, Usage
+from .state import CallState
 
 _KIND = {"chat/completions": sc.API_CHAT_COMPLETIONS, "completions": sc.API_COMPLETIONS,
          "embeddings": sc.API_EMBEDDINGS, "moderations": sc.API_MODERATIONS}
@@ -61,6 +62,33 @@ def tool_calls(message: Any) -> list[ToolCall]:
         found.append(ToolCall(id=text(f.get("id")) or "", type=kind, name=name,
                               arguments=text(get(spec, "arguments")) or text(get(spec, "input"))))
     return found
+
+
+def tool_call_ids(kind: str, f: Any) -> list[str]:
+    """The ids of the tool calls of a chat completion's choices (``f``: its fields), as ``tool_calls``
+    reads them: read on the caller's path for a call whose record is built later (``read_unread``)."""
+    if kind != sc.API_CHAT_COMPLETIONS:
+        return []
+    ids = []
+    for choice in items(f.get("choices")):
+        for raw in items(get(get(choice, "message"), "tool_calls")):
+            ident = text(get(raw, "id"))
+            if ident:
+                ids.append(ident)
+    return ids
+
+
+def read_unread(state: CallState) -> None:
+    """Off the caller's path: what a call left unread there (its request body, its client's server, the
+    SDK object it returned) read into its records. Idempotent."""
+    if not state.unread:
+        return
+    state.unread = False
+    state.request = request(state.kind, state.body)
+    state.server_address, state.server_port = server_of(state.client)
+    obj, state.returned = state.returned, None
+    if obj is not None:
+        state.completion = completion(state.kind, obj)
 
 
 def completion(kind: str, obj: Any) -> Optional[Completion]:

@@ -43,7 +43,7 @@ class ChatFinisher:
 
     def __call__(self, state: CallState) -> None:
         if self._report.makes_spans(state):
-            self.links.expect(self._calls(state))
+            self.links.expect(state.call_ids())
         if state.completion is not None and state.completion.usage is not None and coexist.still_open(
                 state.foreign_span):
             try:  # reported usage: priced now, while the other instrumentation's span is open
@@ -53,19 +53,17 @@ class ChatFinisher:
                 logger.debug("openai-assistants: annotating another span failed", exc_info=True)
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome(state.kind, "dropped")
+            observe.read_unread(state)
             self._emit(state, state.account or self._account(state, estimate=False))
 
     def _complete(self, state: CallState) -> None:
+        observe.read_unread(state)
         account = state.account
         try:
             account = account or self._account(state, estimate=True)
         except Exception:
             logger.debug("openai-assistants: accounting for a %s call failed", state.kind, exc_info=True)
         self._emit(state, account)
-
-    @staticmethod
-    def _calls(state: CallState) -> list[str]:
-        return [c.id for c in state.completion.tool_calls if c.id] if state.completion is not None else []
 
     def _account(self, state: CallState, estimate: bool) -> Optional[RunAccount]:
         if state.end_reason == "request_failed" or state.kind == sc.API_MODERATIONS:
@@ -111,7 +109,7 @@ class ChatFinisher:
                      partial=uncounted or not state.body, degraded=encoder.degraded)
 
     def _emit(self, state: CallState, account: Optional[RunAccount]) -> None:
-        calls = self._calls(state)
+        calls = state.call_ids()
         try:
             links = [self.links.get(call_id) for call_id in state.request.tool_outputs]
             written = self._telemetry.invocation_ended(self._report.invocation(state, links), account)

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from ..config import Settings
-from ..fields import provider_of, server_of
+from ..fields import fields, get, provider_of, text
 from ..forking import in_child_after_fork
 from ..frontends import Call
 from ..links import Recent
@@ -76,17 +76,28 @@ class ChatTracker:
         kind = observe.creation_kind(call.method, call.path)
         if kind is None:
             return  # stored completions read, listed, updated or deleted: free, nothing accounted
-        record = observe.completion(kind, parsed)
-        if record is None or (record.id and record.id in self._ended):
+        f = fields(parsed)
+        ident = text(f.get("id"))
+        if ident and ident in self._ended:
             return
         state = self._state_of(call, kind)
-        if state.ended_ns is None:
-            state.completion = record
-            self._end(state)
+        if state.ended_ns is not None:
+            return
+        if state.unread:  # no other instrumentation's span to annotate now: read in the background
+            state.returned, state.returned_calls = parsed, observe.tool_call_ids(kind, f)
+            if ident:
+                self._ended.put(ident, True)
+        else:
+            state.completion = observe.completion(kind, parsed)
+        self._end(state)
 
     def stream_opened(self, call: Call) -> Optional[ChatStreamWatcher]:
         kind = observe.creation_kind(call.method, call.path)
-        return ChatStreamWatcher(self, self._state_of(call, kind)) if kind is not None else None
+        if kind is None:
+            return None
+        state = self._state_of(call, kind)
+        observe.read_unread(state)  # the watcher reads the request (made unread where no stream was asked)
+        return ChatStreamWatcher(self, state)
 
     # --- from the stream watcher ------------------------------------------------------------------
 
@@ -112,11 +123,15 @@ class ChatTracker:
         return state
 
     def _new_state(self, call: Call, kind: str) -> CallState:
-        address, port = server_of(call.client)
-        return CallState(kind=kind, request=observe.request(kind, call.body), parent=call.context,
-                         started_ns=call.started_ns, client=call.client, provider=provider_of(call.client),
-                         body=call.body or None, server_address=address, server_port=port,
-                         foreign_span=coexist.open_foreign_span())
+        """A call's state. Its request and server are read now only where the caller's path needs them:
+        a stream (its watcher reads the request) or another instrumentation's span to annotate before
+        it ends; otherwise in the background (``observe.read_unread``)."""
+        state = CallState(kind=kind, parent=call.context, started_ns=call.started_ns, client=call.client,
+                          provider=provider_of(call.client), body=call.body or None,
+                          foreign_span=coexist.open_foreign_span(), unread=True)
+        if state.foreign_span is not None or get(call.body, "stream") is True:
+            observe.read_unread(state)
+        return state
 
     def _end(self, state: CallState, at_ns: Optional[int] = None) -> None:
         with self._lock:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ..fields import fields, get, integer, items, metadata, text
+from ..fields import fields, get, integer, items, metadata, server_of, text
 from ..model import Response, ResponseRequest, ToolCall, Usage
 from .hosted_observe import reported_tool_usage
+from .state import ResponseState
 
 _PATH_ID = re.compile(r"^responses/([^/]+)")
 _NOT_IDS = frozenset({"input_tokens", "compact"})
@@ -77,6 +78,33 @@ def tool_call(obj: Any) -> Optional[ToolCall]:
         call.arguments = "\n".join(c for c in (text(c) for c in commands) if c) or None
         call.container_id = text(f.get("container_id")) or text(get(f.get("environment"), "container_id"))
     return call
+
+
+def function_call_ids(output: Any) -> list[str]:
+    """The ids of the ``function_call`` items of an output, as ``tool_call`` reads them: read on the
+    caller's path for a response whose record is built later (``read_returned``)."""
+    ids = []
+    for item in items(output):
+        f = fields(item)
+        if f.get("type") == "function_call":
+            ident = text(f.get("call_id")) or text(f.get("id"))
+            if ident:
+                ids.append(ident)
+    return ids
+
+
+def read_returned(state: ResponseState) -> None:
+    """Off the caller's path, once a response has ended: what its tracking left unread there (the last
+    SDK object observed, the request it answered, the client's server) read into the state's records."""
+    obj, state.returned = state.returned, None
+    record = response(obj) if obj is not None else None
+    if record is not None:
+        state.response = record
+    if not state.request_read:
+        state.request, state.request_read = request(state.body), True
+    if not state.server_read:
+        state.server_address, state.server_port = server_of(state.client)
+        state.server_read = True
 
 
 def message_text(obj: Any) -> str:

@@ -45,11 +45,12 @@ class ResponseFinisher:
         self.links = CallLinks()
 
     def __call__(self, state: ResponseState) -> None:
-        calls = [c.id for c in state.response.tool_calls if c.type == "function" and c.id]
+        calls = state.function_calls()
         if self._settings.responses_spans:
             self.links.expect(calls)
         if not self._background.submit(self._complete, state):
             self._telemetry.fetch_outcome("response", "dropped")
+            observe.read_returned(state)
             if isinstance(self._claims, MemoryContainerClaims) and not self._claimed(state):
                 self.links.abandon(calls)  # in-memory claim: no read; a remote one is not asked here
                 return
@@ -68,8 +69,9 @@ class ResponseFinisher:
             return True
 
     def _complete(self, state: ResponseState) -> None:
+        observe.read_returned(state)
         if not self._claimed(state):  # billed and traced already, here or elsewhere
-            self.links.abandon([c.id for c in state.response.tool_calls if c.type == "function" and c.id])
+            self.links.abandon(state.function_calls())
             return
         account = None
         try:
@@ -114,7 +116,7 @@ class ResponseFinisher:
     def _emit(self, state: ResponseState, account: Optional[RunAccount], wait: bool = True) -> None:
         """``wait``: a link to a function call whose span is on its way may be waited for (background
         only: the caller's thread never waits)."""
-        calls = [c.id for c in state.response.tool_calls if c.type == "function" and c.id]
+        calls = state.function_calls()
         try:
             links = [self.links.get(call_id, WAIT_S if wait else 0.0) for call_id in state.request.tool_outputs]
             written = self._telemetry.invocation_ended(self._report.response(state, links), account)

@@ -35,6 +35,18 @@ class ResponseState:
     streamed_chars: int = 0
     seen_ns: int = 0  # the last observation (a poll, a stream event): the response was alive then
     final_s: float = 0.0  # ended unobserved: when that ending becomes final, unless its end is seen first
+    # Read off the caller's path once the response has ended (``observe.read_returned``): the last SDK
+    # object observed, when it was not read into ``response`` there, the request, the client's server.
+    returned: Any = None
+    returned_calls: Optional[list[str]] = None  # the ended object's function call ids, read on that path
+    request_read: bool = False
+    server_read: bool = False
+
+    def function_calls(self) -> list[str]:
+        """Ids of the function calls it asked for: the spans a later response may link to."""
+        if self.returned_calls is not None:
+            return self.returned_calls
+        return [c.id for c in self.response.tool_calls if c.type == "function" and c.id]
 
     def streamed(self, deltas: list[str], at_ns: int) -> None:
         """Output deltas the stream sent up to ``at_ns`` (written in bulk: one call for many deltas)."""

@@ -31,7 +31,7 @@ class ResponseObserver(Protocol):
     def item_done(self, response_id: Optional[str], item: Any, at_ns: int) -> None: ...
     def live(self, response_id: Optional[str]) -> Optional[ResponseState]: ...
     def stream_closed(self, response_id: Optional[str], error: Optional[BaseException]) -> None: ...
-    def _unchanged(self, obj: Any) -> bool: ...  # a poll of a tracked response that tells nothing new
+    def unchanged(self, obj: Any) -> bool: ...  # a poll of a tracked response that tells nothing new
 
 _RESPONSE_EVENTS = frozenset({"response.created", "response.queued", "response.in_progress", "response.completed",
                               "response.failed", "response.incomplete", "response.cancelled"})
@@ -91,7 +91,7 @@ class ResponseStreamWatcher(RoutedWatcher):
             self._tracker.item_done(self._id, values.get("item"), now)
 
     def _response_event(self, kind: str, data: Any, now: int) -> None:
-        if self._id is not None and kind != "response.created" and self._tracker._unchanged(data):
+        if self._id is not None and kind != "response.created" and self._tracker.unchanged(data):
             return  # e.g. ``response.in_progress`` right after the creation: read as an unchanged poll is
         response = observe.response(data)
         if response is None:

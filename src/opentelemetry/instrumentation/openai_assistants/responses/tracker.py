@@ -28,10 +28,10 @@ from typing import Any, Callable, Optional
 
 from ..config import Settings
 from ..ended import EndedIds
-from ..fields import fields, get, page_items, provider_of, server_of, text
+from ..fields import fields, get, page_items, provider_of, text
 from ..forking import in_child_after_fork
 from ..frontends import Call
-from ..model import Response
+from ..model import TERMINAL_RESPONSE_STATUSES, Response
 from . import observe
 from .state import ResponseState
 from .streams import ResponseStreamWatcher
@@ -84,8 +84,8 @@ class ResponseTracker:
         return call.method == "post" and call.path == "responses"
 
     def call_started(self, call: Call) -> None:
-        if self.is_creation(call):
-            call.state["request"] = observe.request(call.body)
+        """Nothing to read yet: a creation's body is read when its state is made (in the background
+        for a response ended when first seen)."""
 
     def call_ended(self, call: Call, error: Optional[BaseException]) -> None:
         if error is not None and self.is_creation(call) and "response" not in call.state:
@@ -95,9 +95,10 @@ class ResponseTracker:
             self.on_container(call, {"id": deleted.group(1), "object": "container.deleted", "deleted": True})
 
     def observe(self, call: Call, parsed: Any) -> None:
-        kind = get(parsed, "object")
+        f = fields(parsed)
+        kind = f.get("object")
         if kind == "response":
-            self._observe_object(call, parsed)
+            self._observe_object(call, parsed, f)
         elif kind == "response.compaction":
             self._compaction(call, parsed)
         elif self.on_container is not None and _CONTAINER.match(call.path):
@@ -112,14 +113,19 @@ class ResponseTracker:
 
     # --- observations ---------------------------------------------------------------------------
 
-    def _observe_object(self, call: Call, obj: Any) -> None:
-        if self._unchanged(obj):
-            return  # a poll that tells nothing new: no record built
+    def _observe_object(self, call: Call, obj: Any, f: Any) -> None:
+        status, ident = f.get("status"), f.get("id")
+        if (isinstance(status, str) and isinstance(ident, str) and ident
+                and (status in _STEADY or status in TERMINAL_RESPONSE_STATUSES)
+                and self._observe_unread(call, obj, f, ident, status)):
+            return
         response = observe.response(obj)
         if response is not None:
             self.observe_response(call, response, created=self.is_creation(call))
 
-    def _unchanged(self, obj: Any) -> bool:
+    def unchanged(self, obj: Any) -> bool:
+        """A status event of a tracked response that tells nothing new (still queued or in progress): only
+        life, no record built (the stream watcher's test)."""
         f = fields(obj)
         status, ident = f.get("status"), f.get("id")
         if not isinstance(status, str) or status not in _STEADY or not isinstance(ident, str):
@@ -130,6 +136,36 @@ class ResponseTracker:
                 return False
             state.seen_ns = time.time_ns()  # alive: its deadline moves on
             return True
+
+    def _observe_unread(self, call: Call, obj: Any, f: Any, ident: str, status: str) -> bool:
+        """A response observed without building its record on the caller's path. A poll that tells
+        nothing new (still queued or in progress) is only life. An ended response (most plain creates
+        return one) is finished with the SDK object itself kept in its state, read into its record off
+        the caller's path (``observe.read_returned``): the caller's path keeps the id and status test,
+        the function call ids a later response may link to, and the hand-over. ``False``: built now (a
+        snapshot of a response still running, kept in its state meanwhile; a response not seen before
+        that is not a creation, or seen again after it ended unobserved, which ``observe_response``
+        decides on; any with ``trace_observed_runs``, which remembers end times from the record)."""
+        steady, now = status in _STEADY, time.time_ns()
+        with self._lock:
+            state = self._live.get(ident)
+            if state is not None and steady and state.response.status == status:
+                state.seen_ns = now  # alive: its deadline moves on
+                return True
+            created = self.is_creation(call)
+            if steady or self.settings.trace_observed_runs or (
+                    state is None and (not created or ident in self._unseen)):
+                return False
+            record = Response(id=ident, status=status, background=f.get("background") is True)
+            if state is None:
+                state = self._new_state(call, record, read_request=False)
+            if created:
+                call.state["response"] = ident
+            state.response, state.returned, state.seen_ns, state.ended_ns = record, obj, now, now
+            state.returned_calls = observe.function_call_ids(f.get("output"))
+            self._live.pop(ident, None)
+        self._finish(state)
+        return True
 
     def observe_response(self, call: Call, response: Response, created: bool, at_ns: Optional[int] = None) -> None:
         now = at_ns or time.time_ns()
@@ -142,7 +178,7 @@ class ResponseTracker:
                 state = self._new_state(call, response) if response.terminal else self._track(call, response)
             if self.is_creation(call):
                 call.state["response"] = response.id
-            state.response = response
+            state.response, state.returned = response, None
             state.seen_ns = now
             finished = response.terminal and state.ended_ns is None
             if finished:
@@ -193,12 +229,15 @@ class ResponseTracker:
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def _new_state(self, call: Call, response: Response) -> ResponseState:
-        address, port = server_of(call.client)
-        request = call.state.get("request") or observe.request(call.body)
-        return ResponseState(response=response, parent=call.context, started_ns=call.started_ns, client=call.client,
-                             provider=provider_of(call.client), server_address=address, server_port=port,
-                             request=request, body=call.body or None)
+    def _new_state(self, call: Call, response: Response, read_request: bool = True) -> ResponseState:
+        """A response's state. Its request is read now unless ``read_request`` is off (a response that
+        has ended already: read with it in the background); a tracked one needs its completion window.
+        The client's server is read off the caller's path (``observe.read_returned``)."""
+        state = ResponseState(response=response, parent=call.context, started_ns=call.started_ns, client=call.client,
+                              provider=provider_of(call.client), body=call.body or None)
+        if read_request:
+            state.request, state.request_read = observe.request(call.body), True
+        return state
 
     def _track(self, call: Call, response: Response) -> ResponseState:
         state = self._live[response.id] = self._new_state(call, response)
@@ -234,9 +273,8 @@ class ResponseTracker:
 
     def _creation_failed(self, call: Call, error: BaseException) -> None:
         """A creation the API refused still gets its (failed) span: no id, no usage, nothing billed."""
-        request = call.state.get("request") or observe.request(call.body)
-        response = Response(id="", status="failed", model=request.model, error_code=type(error).__name__)
-        state = self._new_state(call, response)
+        state = self._new_state(call, Response(id="", status="failed", error_code=type(error).__name__))
+        state.response.model = state.request.model
         state.end_reason, state.ended_ns = "request_failed", time.time_ns()
         self._finish(state)
 
